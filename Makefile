@@ -1,0 +1,52 @@
+# uffd-wp for file-backed memory, and the dirty tracking built on it:
+# a patch series against Debian 12's Linux 6.1 (linux-source-6.1).
+#
+# `make help` lists the targets. The series lives in patches/; you edit it in
+# build/linux (a git tree: pristine base tagged `base`, one commit per patch).
+
+# Our selftests (tools/testing/selftests/mm in the series), run by `make check`.
+SELFTESTS := uffd-wp uffd-wp-snapshot
+# The demonstration `make run` boots into.
+DEMO := uffd-wp-snapshot
+VARIANT ?= release
+
+S := scripts
+export SELFTESTS VARIANT
+
+.PHONY: help run check tree export kernel selftests shell checkpatch clean distclean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  (VARIANT=release|debug for kernel, shell)"
+
+run: ## the main job: install, build, boot the patched kernel, run the snapshot demo
+	@DEMO=$(DEMO) $(S)/run.sh
+
+check: ## the test command: debug kernel, every selftest of ours, kernel log scan
+	@$(S)/check.sh
+
+tree: ## build/linux = pristine linux-source-6.1 (tag base) + patches/ (git am)
+	@$(S)/tree.sh
+
+export: ## regenerate patches/ (and the cover letter's diffstat) from build/linux
+	@$(S)/export.sh
+
+kernel: ## build bzImage of build/linux (VARIANT=release or debug)
+	@$(S)/kernel.sh
+
+selftests: ## build our selftests against the tree's UAPI headers
+	@$(S)/selftests.sh
+
+shell: ## boot the patched kernel into an interactive shell
+	@[ -f build/kbuild-$(VARIANT)/arch/x86/boot/bzImage ] || $(S)/kernel.sh
+	@$(S)/vm.sh -v $(VARIANT) -t 86400
+
+checkpatch: ## scripts/checkpatch.pl --strict on every patch of the series
+	@cd build/linux && ./scripts/checkpatch.pl --strict --terse --no-summary \
+		$(addprefix $(CURDIR)/patches/,$(shell grep -v '^#' patches/series))
+
+clean: ## remove kernel builds and test results, keep build/linux and caches
+	rm -rf build/kbuild-* build/selftests build/guest build/check build/run build/headers
+
+distclean: ## remove all of build/ (including build/linux: export first!)
+	rm -rf build

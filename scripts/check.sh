@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make check: build the debug kernel and our selftests, run every selftest in
+# one guest, fail on any test failure or kernel splat. Ends with the line
+# "N passed, N failed, N skipped".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ -d "$tree/.git" ] || "$top/scripts/tree.sh"
+if ! "$top/scripts/export.sh" --check 2>/dev/null; then
+	note "note: $tree has commits that differ from patches/; testing the tree as it is"
+fi
+VARIANT=debug "$top/scripts/kernel.sh"
+"$top/scripts/selftests.sh"
+
+res=$build/guest/results
+rm -rf "$res" && mkdir -p "$res"
+log=$build/check/console.log
+progs=()
+for t in ${SELFTESTS:?}; do progs+=("$build/selftests/$t"); done
+note "booting the debug kernel and running: ${SELFTESTS}"
+set +e
+RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-2400}" -l "$log" -- \
+	env RESULTS_DIR="$res" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+	"$top/scripts/guest-tests.sh" "${progs[@]}" > /dev/null
+vmrc=$?
+set -e
+
+pass=0 fail=0 skip=0
+for t in ${SELFTESTS}; do
+	f=$res/$t.tap
+	if [ ! -f "$f" ]; then
+		echo "not ok - $t: never ran (guest exit $vmrc)"; fail=$((fail + 1)); continue
+	fi
+	# kselftest TAP: count ok / not ok / SKIP lines; tests the plan announced
+	# but that never reported (a crash or timeout midway) count as failed.
+	read -r p f_ s planned rc < <(awk '
+		/^1\.\.[0-9]+$/ && !plan { plan = substr($0, 4) }
+		/^ok [0-9]+/ { if ($0 ~ /# SKIP/) s++; else p++ }
+		/^not ok [0-9]+/ { if ($0 ~ /# SKIP/) s++; else f++ }
+		/^# exit [0-9]+ after/ { rc = $3 }
+		END { printf "%d %d %d %d %d\n", p, f, s, plan, rc }' "$f")
+	if [ "$planned" -eq 0 ]; then
+		# Not a harness program: its exit code is the verdict (4 = KSFT_SKIP).
+		case $rc in 0) p=1 ;; 4) s=1 ;; *) f_=1 ;; esac
+	elif [ $((p + f_ + s)) -lt "$planned" ]; then
+		echo "not ok - $t: only $((p + f_ + s)) of $planned tests reported (exit $rc)"
+		f_=$((planned - p - s))
+	fi
+	grep -E '^not ok|TIMED OUT' "$f" | sed "s/^/$t: /" || true
+	pass=$((pass + p)) fail=$((fail + f_)) skip=$((skip + s))
+done
+
+# The kernel log is one more test: any splat fails the run.
+if "$top/scripts/scan-log.sh" "$log"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+if [ "$vmrc" -ne 0 ]; then
+	echo "!! the guest run exited with $vmrc (see $log)"
+	fail=$((fail + 1))
+fi
+echo "TAP and dmesg in $res, console log in $log"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]

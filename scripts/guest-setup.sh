@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs inside the guest before the command it is given (scripts/vm.sh).
+# Makes every guest the same test machine, then execs the command.
+set -euo pipefail
+say() { printf 'guest-setup: %s\n' "$*" >&2; }
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+mkdir -p /dev/hugepages
+mountpoint -q /dev/hugepages || mount -t hugetlbfs none /dev/hugepages
+
+# zram swap, so MADV_PAGEOUT and reclaim really swap protected pages out.
+if [ -e /sys/block/zram0 ] && ! grep -q zram0 /proc/swaps; then
+	echo 512M > /sys/block/zram0/disksize
+	mkswap /dev/zram0 >/dev/null
+	swapon /dev/zram0
+fi
+grep -q zram0 /proc/swaps || { say "no zram swap: is CONFIG_ZRAM built in?"; exit 1; }
+
+echo always > /sys/kernel/mm/transparent_hugepage/enabled
+echo madvise > /sys/kernel/mm/transparent_hugepage/defrag
+echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
+
+nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
+hp=$(cat /proc/sys/vm/nr_hugepages)
+[ "$hp" -ge 128 ] || { say "only $hp huge pages reserved, expected 128"; exit 1; }
+say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k"
+
+# Forget boot-time kmemleak candidates; scan-log.sh only wants what the
+# command leaks.
+[ -w /sys/kernel/debug/kmemleak ] && echo clear > /sys/kernel/debug/kmemleak
+
+exec "$@"

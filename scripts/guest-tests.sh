@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs inside the guest (via scripts/vm.sh): every selftest program given on
+# the command line, each under a timeout, TAP output into RESULTS_DIR; then a
+# kmemleak scan whose report lands in the kernel log for scan-log.sh.
+set -uo pipefail
+results=${RESULTS_DIR:?}
+per_test=${TEST_TIMEOUT:-600}
+mkdir -p "$results"
+for t in "$@"; do
+	name=$(basename "$t")
+	echo "### running $name"
+	start=$(date +%s)
+	timeout -k 10 "$per_test" "$t" > "$results/$name.tap" 2>&1
+	rc=$?
+	echo "# exit $rc after $(( $(date +%s) - start ))s" >> "$results/$name.tap"
+	cat "$results/$name.tap"
+	[ $rc -eq 124 ] && echo "### $name TIMED OUT after ${per_test}s"
+done
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo "### kmemleak scan"
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 5
+	echo scan > /sys/kernel/debug/kmemleak
+	# Reports go to the console so that scan-log.sh sees them.
+	sed 's/^/kmemleak-report: /' /sys/kernel/debug/kmemleak | head -60 > /dev/kmsg || true
+	cat /sys/kernel/debug/kmemleak | head -60
+fi
+dmesg > "$results/dmesg.txt"
+echo "### guest tests done"
