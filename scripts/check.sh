@@ -5,6 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+"$top/scripts/test-scan-log.sh"
 [ -d "$tree/.git" ] || "$top/scripts/tree.sh"
 if ! "$top/scripts/export.sh" --check 2>/dev/null; then
 	note "note: $tree has commits that differ from patches/; testing the tree as it is"

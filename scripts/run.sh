@@ -21,5 +21,5 @@ set -e
 echo
 [ -f "$report" ] && cat "$report"
 "$top/scripts/scan-log.sh" "$build/run/console.log" || rc=1
-[ "$rc" -eq 0 ] && echo "demo passed on $(sed -n 's/.*kernel version: //p' "$build/run/console.log" | head -1 | tr -d '\r')"
+[ "$rc" -eq 0 ] && echo "demo passed on $(grep -m1 -ao 'Linux version [^ ]*' "$build/run/console.log")"
 exit "$rc"
