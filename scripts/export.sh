@@ -37,7 +37,11 @@ if [ -f "$cover" ]; then
 	{
 		echo
 		git -C "$tree" shortlog --no-merges base..HEAD | sed 's/^$//'
-		git -C "$tree" diff --stat=72 -M base..HEAD
+		# Pure renames (the selftests/vm -> selftests/mm move) would
+		# bury the diffstat; count them in one line instead.
+		git -C "$tree" diff --stat=72 -M base..HEAD | grep -v ' | *0$'
+		r=$(git -C "$tree" diff -M --name-status base..HEAD | grep -c '^R100' || true)
+		[ "$r" -eq 0 ] || echo " ($r files renamed without change not listed)"
 		echo
 	} >> "$tmp/cover"
 	n=$(wc -l < "$tmp/series.new")
