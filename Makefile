@@ -5,7 +5,7 @@
 # build/linux (a git tree: pristine base tagged `base`, one commit per patch).
 
 # Our selftests (tools/testing/selftests/mm in the series), run by `make check`.
-SELFTESTS := uffd-wp uffd-wp-snapshot
+SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-pager uffd-wp-snapshot
 # The demonstration `make run` boots into.
 DEMO := uffd-wp-snapshot
 VARIANT ?= release

@@ -10,10 +10,10 @@ release) frags=(guest uffd) ;;
 debug) frags=(guest uffd debug) ;;
 *) die "VARIANT must be release or debug, not '$variant'" ;;
 esac
-[ -d "$tree/.git" ] || die "no tree at $tree; run 'make tree' first"
+[ -e "$tree/.git" ] || die "no tree at $tree; run 'make tree' first"
 need_pkgs gcc make flex bison bc libelf-dev libssl-dev ccache cpio xz-utils
 
-out=$build/kbuild-$variant
+out=${KBUILD_OUT:-$build/kbuild-$variant}
 mkdir -p "$out"
 export CCACHE_DIR=${CCACHE_DIR:-$build/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 export KBUILD_BUILD_USER=uffd KBUILD_BUILD_HOST=series KBUILD_BUILD_TIMESTAMP="2000-01-01"

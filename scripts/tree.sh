@@ -50,6 +50,9 @@ else
 fi
 
 cd "$tree"
+# Commits made while editing carry the series identity, not the host's.
+git config user.name "$GIT_AUTHOR_NAME"
+git config user.email "$GIT_AUTHOR_EMAIL"
 n=0
 while read -r p; do
 	case "$p" in ''|'#'*) continue ;; esac
