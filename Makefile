@@ -5,25 +5,28 @@
 # build/linux (a git tree: pristine base tagged `base`, one commit per patch).
 
 # Our selftests (tools/testing/selftests/mm in the series), run by `make check`.
-SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-pager uffd-wp-snapshot
-# The demonstration `make run` boots into.
-DEMO := uffd-wp-snapshot
+SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-pager uffd-wp-unpopulated uffd-wp-async uffd-wp-snapshot uffd-wp-writewatch
+# The demonstrations `make run` boots into: a live snapshot, Windows write watch.
+DEMO := uffd-wp-snapshot uffd-wp-writewatch
 VARIANT ?= release
 
 S := scripts
 export SELFTESTS VARIANT
 
-.PHONY: help run check tree export kernel selftests shell checkpatch clean distclean
+.PHONY: help run check bench-arm tree export kernel selftests shell checkpatch clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  (VARIANT=release|debug for kernel, shell)"
 
-run: ## the main job: install, build, boot the patched kernel, run the snapshot demo
+run: ## the main job: install, build, boot the patched kernel, run the demos (snapshot, write watch)
 	@DEMO=$(DEMO) $(S)/run.sh
 
 check: ## the test command: debug kernel, every selftest of ours, kernel log scan
 	@$(S)/check.sh
+
+bench-arm: ## time and page tables to uffd-wp-arm an unpopulated 1 and 8 GiB range
+	@$(S)/bench-arm.sh
 
 tree: ## build/linux = pristine linux-source-6.1 (tag base) + patches/ (git am)
 	@$(S)/tree.sh
@@ -46,7 +49,7 @@ checkpatch: ## scripts/checkpatch.pl --strict on every patch of the series
 		$(addprefix $(CURDIR)/patches/,$(shell grep -v '^#' patches/series))
 
 clean: ## remove kernel builds and test results, keep build/linux and caches
-	rm -rf build/kbuild-* build/selftests build/guest build/check build/run build/headers
+	rm -rf build/kbuild-* build/selftests build/guest build/check build/run build/bench build/headers
 
 distclean: ## remove all of build/ (including build/linux: export first!)
 	rm -rf build

@@ -16,6 +16,17 @@ if [ -e /sys/block/zram0 ] && ! grep -q zram0 /proc/swaps; then
 fi
 grep -q zram0 /proc/swaps || { say "no zram swap: is CONFIG_ZRAM built in?"; exit 1; }
 
+# ext4 on a loop device: regular files for the tests of uffd-wp on disk
+# filesystems (UFFD_FEATURE_WP_ASYNC); uffd-wp-util.h looks here.
+ext4=/tmp/uffd-wp-ext4
+if ! mountpoint -q "$ext4"; then
+	mkdir -p "$ext4"
+	truncate -s 256M /tmp/uffd-wp-ext4.img
+	mkfs.ext4 -q -F /tmp/uffd-wp-ext4.img
+	mount -o loop /tmp/uffd-wp-ext4.img "$ext4"
+fi
+mountpoint -q "$ext4" || { say "no ext4 at $ext4: loop and ext4 built in?"; exit 1; }
+
 echo always > /sys/kernel/mm/transparent_hugepage/enabled
 echo madvise > /sys/kernel/mm/transparent_hugepage/defrag
 echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
@@ -23,7 +34,7 @@ echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
 hp=$(cat /proc/sys/vm/nr_hugepages)
 [ "$hp" -ge 128 ] || { say "only $hp huge pages reserved, expected 128"; exit 1; }
-say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k"
+say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k, ext4 at $ext4"
 
 # Forget boot-time kmemleak candidates; scan-log.sh only wants what the
 # command leaks.
