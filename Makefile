@@ -20,7 +20,7 @@ help: ## list the targets
 	@echo "  (VARIANT=release|debug for kernel, shell)"
 
 run: ## the main job: install, build, boot the patched kernel, run the demos (snapshot, write watch)
-	@DEMO=$(DEMO) $(S)/run.sh
+	@DEMO="$(DEMO)" $(S)/run.sh
 
 check: ## the test command: debug kernel, every selftest of ours, kernel log scan
 	@$(S)/check.sh
