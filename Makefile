@@ -5,7 +5,7 @@
 # build/linux (a git tree: pristine base tagged `base`, one commit per patch).
 
 # Our selftests (tools/testing/selftests/mm in the series), run by `make check`.
-SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-pager uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch
+SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-pager uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-pagemap-scan_32 uffd-wp-snapshot uffd-wp-writewatch
 # The demonstrations `make run` boots into: a live snapshot, Windows write watch.
 DEMO := uffd-wp-snapshot uffd-wp-writewatch
 VARIANT ?= release

@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -d "$tree/.git" ] || die "no tree at $tree; run 'make tree' first"
-need_pkgs gcc make libc6-dev rsync
+need_pkgs gcc make libc6-dev rsync gcc-multilib
 
 hdr=$build/headers
 make -s -C "$tree" O="$build/kbuild-headers" ARCH=x86_64 headers_install INSTALL_HDR_PATH="$hdr"
