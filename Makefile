@@ -13,10 +13,10 @@ VARIANT ?= release
 S := scripts
 export SELFTESTS VARIANT
 
-.PHONY: help run check bench-arm tree export kernel selftests shell checkpatch clean distclean
+.PHONY: help run check check-clients bench bench-smoke bench-arm tree export kernel selftests shell checkpatch clean distclean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  (VARIANT=release|debug for kernel, shell)"
 
 run: ## the main job: install, build, boot the patched kernel, run the demos (snapshot, write watch)
@@ -24,6 +24,15 @@ run: ## the main job: install, build, boot the patched kernel, run the demos (sn
 
 check: ## the test command: debug kernel, every selftest of ours, kernel log scan
 	@$(S)/check.sh
+
+check-clients: ## Debian's QEMU (background snapshot, postcopy) and CRIU (pre-dump, lazy pages) in the debug guest
+	@$(S)/check-clients.sh
+
+bench: ## benchmarks: series vs unpatched base 6.1 (vs REF=tree|.dsc), table + plot in build/bench
+	@$(S)/bench.sh
+
+bench-smoke: ## the benchmarks at small sizes, one repetition, series kernel only
+	@BENCH_SMOKE=1 $(S)/bench.sh
 
 bench-arm: ## time and page tables to uffd-wp-arm an unpopulated 1 and 8 GiB range
 	@$(S)/bench-arm.sh

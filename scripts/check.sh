@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make check: build the debug kernel and our selftests, run every selftest in
-# one guest, fail on any test failure or kernel splat. Ends with the line
+# make check: build the debug kernel and our selftests, run every selftest
+# and a few real-client tests in one guest, fail on any test failure or
+# kernel splat. Ends with the line
 # "N passed, N failed, N skipped".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -12,6 +13,11 @@ if ! "$top/scripts/export.sh" --check 2>/dev/null; then
 fi
 VARIANT=debug "$top/scripts/kernel.sh"
 "$top/scripts/selftests.sh"
+# A subset of `make check-clients` (scripts/guest-clients.sh numbers them)
+# runs after the selftests in the same guest: QEMU background snapshot on
+# memfd, its negative control, CRIU pre-dump + incremental dump + restore.
+clients=${CHECK_CLIENT_TESTS-2 4 7}
+[ -z "$clients" ] || build_clients
 
 res=$build/guest/results
 rm -rf "$res" && mkdir -p "$res"
@@ -20,14 +26,15 @@ progs=()
 for t in ${SELFTESTS:?}; do progs+=("$build/selftests/$t"); done
 note "booting the debug kernel and running: ${SELFTESTS}"
 set +e
-RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-2400}" -l "$log" -- \
+RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-3000}" -l "$log" -- \
 	env RESULTS_DIR="$res" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+	CLIENT_TESTS="$clients" CLIENTS_BIN="$build/clients" STEP_TIMEOUT="${STEP_TIMEOUT:-300}" \
 	"$top/scripts/guest-tests.sh" "${progs[@]}" > /dev/null
 vmrc=$?
 set -e
 
 pass=0 fail=0 skip=0
-for t in ${SELFTESTS}; do
+for t in ${SELFTESTS} ${clients:+clients}; do
 	f=$res/$t.tap
 	if [ ! -f "$f" ]; then
 		echo "not ok - $t: never ran (guest exit $vmrc)"; fail=$((fail + 1)); continue

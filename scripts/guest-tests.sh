@@ -16,6 +16,12 @@ for t in "$@"; do
 	cat "$results/$name.tap"
 	[ $rc -eq 124 ] && echo "### $name TIMED OUT after ${per_test}s"
 done
+# make check also runs a few real-client tests (scripts/guest-clients.sh)
+# in the same guest, before the leak scan.
+if [ -n "${CLIENT_TESTS:-}" ]; then
+	echo "### running real clients: tests $CLIENT_TESTS"
+	"$(dirname "$0")/guest-clients.sh" > /dev/null
+fi
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo "### kmemleak scan"
 	echo scan > /sys/kernel/debug/kmemleak

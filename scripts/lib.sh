@@ -24,3 +24,17 @@ need_pkgs() {
 			"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
 	fi
 }
+
+# The payloads of the real-client tests (scripts/guest-clients.sh), into
+# build/clients: the sweep firmware with its symbols, and criu-memtest.
+build_clients() {
+	local bin=$build/clients
+	need_pkgs qemu-system-x86 criu stress-ng gcc binutils
+	mkdir -p "$bin"
+	gcc -c -o "$bin/sweep.o" "$top/clients/sweep.S"
+	ld -m elf_x86_64 -Ttext=0 -e _start -o "$bin/sweep.elf" "$bin/sweep.o"
+	objcopy -O binary "$bin/sweep.elf" "$bin/sweep.bin"
+	nm "$bin/sweep.elf" > "$bin/sweep.sym"
+	[ "$(stat -c %s "$bin/sweep.bin")" = 65536 ] || die "sweep.bin is not a 64 KiB ROM"
+	gcc -O2 -Wall -Wextra -Werror -o "$bin/criu-memtest" "$top/clients/criu-memtest.c"
+}

@@ -2,8 +2,11 @@
 # Boot a kernel of ours with virtme-ng (host root over 9p, read-only with
 # overlays) and run one command in it, under a timeout.
 #
-#   scripts/vm.sh [-v VARIANT] [-t SECONDS] [-l CONSOLE_LOG] [-- COMMAND...]
+#   scripts/vm.sh [-v VARIANT | -k BZIMAGE] [-t SECONDS] [-l CONSOLE_LOG]
+#                 [-- COMMAND...]
 #
+# -k boots any kernel image (make bench: the base and reference kernels).
+# VM_QEMU_OPTS adds QEMU options (make bench: -icount).
 # Without COMMAND it opens an interactive shell. The guest runs
 # scripts/guest-setup.sh first (zram swap, THP, debugfs), so every run sees
 # the same machine: 2 vCPUs, 2 NUMA nodes, 128 reserved 2 MiB huge pages.
@@ -11,10 +14,11 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=${VARIANT:-release} timeout=${VM_TIMEOUT:-900} log=""
+variant=${VARIANT:-release} timeout=${VM_TIMEOUT:-900} log="" kimg=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-v) variant=$2; shift 2 ;;
+	-k) kimg=$2; shift 2 ;;
 	-t) timeout=$2; shift 2 ;;
 	-l) log=$2; shift 2 ;;
 	--) shift; break ;;
@@ -22,7 +26,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-kimg=$build/kbuild-$variant/arch/x86/boot/bzImage
+[ -n "$kimg" ] || kimg=$build/kbuild-$variant/arch/x86/boot/bzImage
 [ -f "$kimg" ] || die "no $variant kernel at $kimg; run 'make kernel VARIANT=$variant'"
 need_pkgs qemu-system-x86 python3-venv udev
 venv=$build/venv
@@ -52,7 +56,7 @@ args=(
 	--numa 1536M,cpus=0 --numa 1536M,cpus=1
 	# One socket per node, or the scheduler warns that CPUs sharing a cache
 	# sit on different nodes.
-	--qemu-opts "-smp 2,sockets=2,cores=1,threads=1"
+	--qemu-opts "-smp 2,sockets=2,cores=1,threads=1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}"
 	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1"
 	--rwdir "$build/guest" --cwd "$top" --verbose "${run[@]}"
 )

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# make bench: the benchmarks of the series (tools/testing/selftests/mm:
+# uffd-wp-bench, uffd-wp-arm-bench, uffd-wp-snapshot), run in turn on
+#   series  the release kernel of the series (build/kbuild-release),
+#   base    the unpatched base 6.1, same config fragments (build/kbuild-base),
+#   ref     optionally, REF=DIR (a kernel source tree), REF=FILE.dsc (a
+#           Debian source package) or REF=FILE.tar.xz (Debian's
+#           linux-source-X.Y tarball), built from the same fragments,
+# in the identical guest, with the same static binaries. Writes
+# build/bench/report.md (printed too) and build/bench/scan.png.
+#
+#   BENCH_ICOUNT=1   deterministic mode: QEMU's instruction-count clock
+#   BENCH_SMOKE=1    small sizes, one repetition, series kernel only
+#   BENCH_KERNELS    which of "series base ref" to (re)run; results of the
+#                    others are reused from build/bench/ if their settings
+#                    match (the report refuses to mix settings)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=$build/bench
+bin=$out/bin
+mkdir -p "$out" "$bin"
+need_pkgs gcc make libc6-dev python3-matplotlib
+
+if [ -n "${BENCH_SMOKE:-}" ]; then
+	export BENCH_SIZE=${BENCH_SIZE:-64} BENCH_REPEAT=1 BENCH_RT=${BENCH_RT:-100}
+	export BENCH_ARM=${BENCH_ARM:-1} BENCH_SNAP=${BENCH_SNAP:-32}
+	kernels=${BENCH_KERNELS:-series}
+	out=$out/smoke
+	mkdir -p "$out"
+else
+	kernels=${BENCH_KERNELS:-series base${REF:+ ref}}
+fi
+export BENCH_SIZE=${BENCH_SIZE:-1024} BENCH_REPEAT=${BENCH_REPEAT:-5}
+export BENCH_RT=${BENCH_RT:-2000} BENCH_ARM=${BENCH_ARM:-1 8 64} BENCH_SNAP=${BENCH_SNAP:-256}
+if [ -n "${BENCH_ICOUNT:-}" ]; then
+	# One instruction = 2^0 ns of guest time, no sleeping ahead of it:
+	# guest clocks count instructions, whatever the host is doing.
+	mode="icount (-icount shift=0,sleep=off)"
+	export VM_QEMU_OPTS="-icount shift=0,sleep=off"
+else
+	mode="realtime (TCG, host clock)"
+	export VM_QEMU_OPTS=""
+fi
+
+[ -d "$tree/.git" ] || "$top/scripts/tree.sh"
+
+# The kernels.
+image() { echo "$build/kbuild-${1/series/release}/arch/x86/boot/bzImage"; }
+for k in $kernels; do
+	case $k in
+	series) VARIANT=release "$top/scripts/kernel.sh" ;;
+	base)
+		if [ ! -d "$build/linux-base" ]; then
+			note "checking out the pristine base (tag base) in build/linux-base"
+			git -C "$tree" worktree add -f --detach "$build/linux-base" base >/dev/null
+		fi
+		TREE=$build/linux-base KBUILD_OUT=$build/kbuild-base VARIANT=release \
+			"$top/scripts/kernel.sh"
+		;;
+	ref)
+		[ -n "${REF:-}" ] || die "BENCH_KERNELS has ref but REF= is not set"
+		src=$REF
+		if [ -f "$REF" ]; then
+			case $REF in
+			*.dsc) need_pkgs dpkg-dev
+				src=$build/ref-src
+				[ -d "$src" ] || dpkg-source --no-check -x "$REF" "$src" >/dev/null ;;
+			*.tar.*) # e.g. /usr/src/linux-source-6.12.tar.xz
+				src=$build/ref-src
+				if [ ! -f "$src/Makefile" ]; then
+					note "extracting $REF into $src"
+					rm -rf "$src" && mkdir -p "$src"
+					tar -xf "$REF" -C "$src" --strip-components=1
+				fi ;;
+			*) die "REF must be a kernel source directory, a .dsc or a source tarball" ;;
+			esac
+		fi
+		[ -f "$src/Makefile" ] || die "REF: no kernel source in $src"
+		TREE=$(cd "$src" && pwd) KBUILD_OUT=$build/kbuild-ref VARIANT=release \
+			KERNEL_ANY_TREE=1 KCONFIG_LAX=1 "$top/scripts/kernel.sh"
+		;;
+	*) die "unknown kernel '$k' in BENCH_KERNELS" ;;
+	esac
+done
+# The same static binaries on every kernel, built against the series' UAPI.
+hdr=$build/headers
+need_pkgs rsync
+make -s -C "$tree" O="$build/kbuild-headers" ARCH=x86_64 headers_install INSTALL_HDR_PATH="$hdr"
+progs=(uffd-wp-bench uffd-wp-arm-bench uffd-wp-snapshot)
+targets=()
+for p in "${progs[@]}"; do targets+=("$bin/$p"); rm -f "$bin/$p"; done
+make -s -C "$tree/tools/testing/selftests/mm" OUTPUT="$bin" EXTRA_CFLAGS=-static \
+	KHDR_INCLUDES="-isystem $hdr/include" "${targets[@]}"
+binsum=$(cd "$bin" && md5sum "${progs[@]}" | md5sum | cut -c1-12)
+
+for k in $kernels; do
+	res=$out/$k
+	rm -rf "$res" && mkdir -p "$res"
+	{
+		echo "mode $mode"
+		echo "guest $(grep -E -- '--cpus|--memory|--numa|-smp|--append' "$top/scripts/vm.sh" | tr -s ' \t' ' ' | md5sum | cut -c1-12)"
+		echo "qemu $(dpkg-query -W -f='${Version}' qemu-system-x86)"
+		echo "binaries $binsum"
+	} > "$res/settings.host"
+	note "booting the $k kernel for the benchmarks ($mode)"
+	set +e
+	"$top/scripts/vm.sh" -k "$(image "$k")" -t "${BENCH_TIMEOUT:-7200}" -l "$res/console.log" -- \
+		env RESULTS_DIR="$res" BENCH_BIN="$bin" BENCH_SIZE="$BENCH_SIZE" \
+		BENCH_REPEAT="$BENCH_REPEAT" BENCH_RT="$BENCH_RT" BENCH_ARM="$BENCH_ARM" \
+		BENCH_SNAP="$BENCH_SNAP" "$top/scripts/guest-bench.sh" > /dev/null
+	rc=$?
+	set -e
+	[ -f "$res/done" ] || die "the $k kernel's run did not complete (guest exit $rc, see $res/console.log)"
+	grep -m1 -ao 'Linux version [^ ]*' "$res/console.log" | sed 's/^Linux version /kernel /' >> "$res/settings.host"
+	"$top/scripts/scan-log.sh" "$res/console.log" || die "kernel splat on the $k kernel (see $res/console.log)"
+done
+
+python3 "$top/scripts/bench-report.py" "$out"

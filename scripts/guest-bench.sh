@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs inside the guest (via scripts/vm.sh): the benchmarks of `make bench`
+# on whatever kernel booted, results into $RESULTS_DIR:
+#   settings      what the figures depend on inside the guest
+#   cycle-TYPE.txt, roundtrip.txt   uffd-wp-bench ("R" lines + tables)
+#   arm.txt       uffd-wp-arm-bench (markdown rows)
+#   snapshot-MEM-wN.txt             uffd-wp-snapshot with N writer threads
+#   done          written last: the run completed
+# BENCH_BIN holds the static binaries; BENCH_SIZE (MiB), BENCH_REPEAT,
+# BENCH_RT (round trips), BENCH_ARM (GiB sizes), BENCH_SNAP (MiB) size it.
+set -uo pipefail
+out=${RESULTS_DIR:?} bin=${BENCH_BIN:?}
+size=${BENCH_SIZE:-1024} repeat=${BENCH_REPEAT:-5} rt=${BENCH_RT:-2000}
+arm=${BENCH_ARM:-1 8 64} snap=${BENCH_SNAP:-256}
+step=${BENCH_STEP_TIMEOUT:-1800}
+mkdir -p "$out"
+rm -f "$out/done"
+
+{
+	echo "cpus $(nproc)"
+	echo "nodes $(ls -d /sys/devices/system/node/node[0-9]* | wc -l)"
+	echo "thp $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+	echo "thp_defrag $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
+	echo "swap $(awk 'NR == 2 { print $1, $3 }' /proc/swaps)"
+	echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	echo "size_mib $size repeat $repeat roundtrips $rt arm_gib $arm snapshot_mib $snap"
+} > "$out/settings"
+
+run() {
+	local name=$1; shift
+	echo "### bench: $name: $*"
+	timeout -k 10 "$step" "$@" > "$out/$name.txt" 2> "$out/$name.err"
+	echo "### bench: $name: exit $?"
+}
+
+# 1 GiB of hugetlb needs 512 huge pages: reserve them only for its run,
+# so that the other types see the usual guest.
+hp0=$(cat /proc/sys/vm/nr_hugepages)
+for t in anon thp shmem hugetlb ext4; do
+	hp=$((size / 2 + 16))
+	[ $t = hugetlb ] && [ $hp -gt "$hp0" ] && echo $hp > /proc/sys/vm/nr_hugepages
+	run "cycle-$t" "$bin/uffd-wp-bench" -b cycle -s "$size" -r "$repeat" -t $t
+	[ $t = hugetlb ] && echo "$hp0" > /proc/sys/vm/nr_hugepages
+done
+run roundtrip "$bin/uffd-wp-bench" -b roundtrip -s 64 -n "$rt"
+# shellcheck disable=SC2086
+run arm "$bin/uffd-wp-arm-bench" -r "$repeat" $arm
+for m in anon memfd; do
+	for w in 1 2; do
+		run "snapshot-$m-w$w" "$bin/uffd-wp-snapshot" -m $m -s "$snap" -w $w
+	done
+done
+date -u +%s > "$out/done"
