@@ -37,10 +37,10 @@ bench-smoke: ## the benchmarks at small sizes, one repetition, series kernel onl
 bench-arm: ## time and page tables to uffd-wp-arm an unpopulated 1 and 8 GiB range
 	@$(S)/bench-arm.sh
 
-tree: ## build/linux = pristine linux-source-6.1 (tag base) + patches/ (git am)
+tree: ## build/linux = pristine linux-source-6.1 (tag base) + patches/ (git am); WIP=1 adds patches/wip.diff
 	@$(S)/tree.sh
 
-export: ## regenerate patches/ (and the cover letter's diffstat) from build/linux
+export: ## regenerate patches/ (and the cover letter's diffstat) from build/linux; uncommitted edits to patches/wip.diff
 	@$(S)/export.sh
 
 kernel: ## build bzImage of build/linux (VARIANT=release or debug)

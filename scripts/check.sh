@@ -13,6 +13,29 @@ if ! "$top/scripts/export.sh" --check 2>/dev/null; then
 fi
 VARIANT=debug "$top/scripts/kernel.sh"
 "$top/scripts/selftests.sh"
+# The tree's own userfaultfd selftest (what 6.1 had before the series), one
+# run per memory type it knows; it adds the wp and minor variants itself
+# wherever the kernel advertises them. Arguments as run_vmtests.sh gives
+# them for the guest's 128 huge pages; a run is judged by its exit code.
+kernel_runs=(
+	"anon 20 16"
+	"hugetlb 128 32"
+	"hugetlb_shared 128 32 /dev/hugepages/uffd-selftest"
+	"shmem 20 16"
+)
+names=(${SELFTESTS})
+progs=()
+for t in ${SELFTESTS:?}; do progs+=("$build/selftests/$t"); done
+if [ -n "${CHECK_KERNEL_SELFTESTS-1}" ]; then
+	SELFTESTS=userfaultfd "$top/scripts/selftests.sh"
+	for r in "${kernel_runs[@]}"; do
+		w=$build/selftests/userfaultfd-${r%% *}
+		printf '#!/bin/sh\n"%s" %s\nrc=$?\nrm -f /dev/hugepages/uffd-selftest\nexit $rc\n' \
+			"$build/selftests/userfaultfd" "$r" > "$w"
+		chmod +x "$w"
+		progs+=("$w") names+=("${w##*/}")
+	done
+fi
 # A subset of `make check-clients` (scripts/guest-clients.sh numbers them)
 # runs after the selftests in the same guest: QEMU background snapshot on
 # memfd, its negative control, CRIU pre-dump + incremental dump + restore.
@@ -22,9 +45,7 @@ clients=${CHECK_CLIENT_TESTS-2 4 7}
 res=$build/guest/results
 rm -rf "$res" && mkdir -p "$res"
 log=$build/check/console.log
-progs=()
-for t in ${SELFTESTS:?}; do progs+=("$build/selftests/$t"); done
-note "booting the debug kernel and running: ${SELFTESTS}"
+note "booting the debug kernel and running: ${names[*]}"
 set +e
 RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-3000}" -l "$log" -- \
 	env RESULTS_DIR="$res" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
@@ -34,7 +55,7 @@ vmrc=$?
 set -e
 
 pass=0 fail=0 skip=0
-for t in ${SELFTESTS} ${clients:+clients}; do
+for t in "${names[@]}" ${clients:+clients}; do
 	f=$res/$t.tap
 	if [ ! -f "$f" ]; then
 		echo "not ok - $t: never ran (guest exit $vmrc)"; fail=$((fail + 1)); continue

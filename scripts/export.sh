@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# make export: regenerate patches/ from base..HEAD of build/linux.
-#   --check  only compare, exit 1 if patches/ is out of date
+# make export: regenerate patches/ from base..HEAD of build/linux, and save
+# the tree's uncommitted edits (tracked files, and new files added with
+# `git add -N` or `git add -f`) as patches/wip.diff, which is not in
+# `series`: `make tree WIP=1` applies it on top, uncommitted. A clean tree
+# removes patches/wip.diff.
+#   --check  only compare the commits, exit 1 if patches/ is out of date
+#   --auto   export only what differs (make kernel runs this before every
+#            build, so that what was built is always in tracked files)
 # Output is deterministic: zero commit hashes, no signature, unnumbered
 # subjects (the series file gives the order), so re-exporting an unchanged
 # series changes nothing.
@@ -8,8 +14,21 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ -d "$tree/.git" ] || die "no tree at $tree; run 'make tree' first"
-[ -z "$(git -C "$tree" status --porcelain --untracked-files=no)" ] ||
-	note "warning: $tree has uncommitted changes; only commits are exported"
+mode=${1:-}
+wip=$top/patches/wip.diff
+if [ "$mode" != --check ]; then
+	if [ -n "$(git -C "$tree" status --porcelain --untracked-files=no)" ]; then
+		git -C "$tree" diff --binary HEAD > "$wip.new"
+		if ! cmp -s "$wip.new" "$wip"; then
+			mv "$wip.new" "$wip"
+			note "uncommitted edits of $tree saved in patches/wip.diff (not in series; 'make tree WIP=1' applies it)"
+		fi
+		rm -f "$wip.new"
+	elif [ -f "$wip" ]; then
+		rm -f "$wip"
+		note "$tree has no uncommitted edits: removed patches/wip.diff"
+	fi
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -17,11 +36,13 @@ git -C "$tree" format-patch -q -M --zero-commit --no-signature -N --no-base \
 	--subject-prefix=PATCH -o "$tmp" base..HEAD
 ls "$tmp" | grep '\.patch$' > "$tmp/series.new" || true
 
-if [ "${1:-}" = --check ]; then
-	grep -v "^#" "$top/patches/series" | diff -q "$tmp/series.new" - >/dev/null || exit 1
-	while read -r p; do cmp -s "$tmp/$p" "$top/patches/$p" || exit 1; done < "$tmp/series.new"
-	exit 0
-fi
+same=1
+grep -v "^#" "$top/patches/series" | diff -q "$tmp/series.new" - >/dev/null || same=0
+while [ $same = 1 ] && read -r p; do cmp -s "$tmp/$p" "$top/patches/$p" || same=0; done < "$tmp/series.new"
+case "$mode" in
+--check) [ $same = 1 ]; exit ;;
+--auto) [ $same = 0 ] || exit 0; note "the commits of $tree differ from patches/: exporting them" ;;
+esac
 
 find "$top/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-9]-*.patch' ! -name '0000-*' -delete
 while read -r p; do cp "$tmp/$p" "$top/patches/$p"; done < "$tmp/series.new"

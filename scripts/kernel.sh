@@ -10,8 +10,15 @@ release) frags=(guest uffd clients) ;;
 debug) frags=(guest uffd clients debug) ;;
 *) die "VARIANT must be release or debug, not '$variant'" ;;
 esac
-[ -e "$tree/.git" ] || [ -n "${KERNEL_ANY_TREE:-}" ] || die "no tree at $tree; run 'make tree' first"
+[ -e "$tree/.git" ] || [ -n "${KERNEL_ANY_TREE:-}" ] || "$top/scripts/tree.sh"
 [ -f "$tree/Makefile" ] || die "no kernel source at $tree"
+# The series' own tree: whatever is built is first saved in tracked files
+# (commits to patches/, uncommitted edits to patches/wip.diff), so that no
+# work lives only in build/. Other trees (make bench's base and reference
+# kernels) are built as they are.
+if [ -z "${TREE:-}" ]; then
+	"$top/scripts/export.sh" --auto
+fi
 need_pkgs gcc make flex bison bc libelf-dev libssl-dev ccache cpio xz-utils
 
 out=${KBUILD_OUT:-$build/kbuild-$variant}

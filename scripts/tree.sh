@@ -65,3 +65,15 @@ while read -r p; do
 	n=$((n + 1))
 done < "$top/patches/series"
 note "applied $n patches; $tree is at $(git log -1 --format='%h %s')"
+# make tree WIP=1: also the uncommitted edits that make export / make kernel
+# saved, left uncommitted as they were.
+if [ "${WIP:-0}" = 1 ] && [ -f "$top/patches/wip.diff" ]; then
+	git apply --index "$top/patches/wip.diff" || die "patches/wip.diff does not apply"
+	# Unstaged again; new files stay visible to git diff (intent to add).
+	added=$(git diff --cached --name-only --diff-filter=A)
+	git reset -q
+	[ -z "$added" ] || printf '%s\n' "$added" | git add -f -N --pathspec-from-file=-
+	note "applied patches/wip.diff, uncommitted"
+elif [ -f "$top/patches/wip.diff" ]; then
+	note "patches/wip.diff holds uncommitted edits of an earlier tree: 'make tree WIP=1' applies them"
+fi
