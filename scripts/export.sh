@@ -2,8 +2,8 @@
 # make export: regenerate patches/ from base..HEAD of build/linux, and save
 # the tree's uncommitted edits (tracked files, and new files added with
 # `git add -N` or `git add -f`) as patches/wip.diff, which is not in
-# `series`: `make tree WIP=1` applies it on top, uncommitted. A clean tree
-# removes patches/wip.diff.
+# `series`: `make tree WIP=1` applies it on top, uncommitted. It is removed
+# only once the tree's commits hold those edits.
 #   --check  only compare the commits, exit 1 if patches/ is out of date
 #   --auto   export only what differs (make kernel runs this before every
 #            build, so that what was built is always in tracked files)
@@ -24,9 +24,12 @@ if [ "$mode" != --check ]; then
 			note "uncommitted edits of $tree saved in patches/wip.diff (not in series; 'make tree WIP=1' applies it)"
 		fi
 		rm -f "$wip.new"
-	elif [ -f "$wip" ]; then
+	elif [ -f "$wip" ] && git -C "$tree" apply --check -R "$wip" 2>/dev/null; then
+		# The tree is clean and its commits hold these edits already.
 		rm -f "$wip"
-		note "$tree has no uncommitted edits: removed patches/wip.diff"
+		note "the commits of $tree hold patches/wip.diff: removed it"
+	elif [ -f "$wip" ]; then
+		note "patches/wip.diff holds edits this tree does not have: kept ('make tree WIP=1' applies them)"
 	fi
 fi
 

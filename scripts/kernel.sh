@@ -10,7 +10,11 @@ release) frags=(guest uffd clients) ;;
 debug) frags=(guest uffd clients debug) ;;
 *) die "VARIANT must be release or debug, not '$variant'" ;;
 esac
-[ -e "$tree/.git" ] || [ -n "${KERNEL_ANY_TREE:-}" ] || "$top/scripts/tree.sh"
+if [ -z "${TREE:-}" ]; then
+	[ -e "$tree/.git" ] || "$top/scripts/tree.sh"
+elif [ ! -e "$tree/.git" ] && [ -z "${KERNEL_ANY_TREE:-}" ]; then
+	die "no git tree at $tree"
+fi
 [ -f "$tree/Makefile" ] || die "no kernel source at $tree"
 # The series' own tree: whatever is built is first saved in tracked files
 # (commits to patches/, uncommitted edits to patches/wip.diff), so that no
