@@ -27,6 +27,19 @@ if ! mountpoint -q "$ext4"; then
 fi
 mountpoint -q "$ext4" || { say "no ext4 at $ext4: loop and ext4 built in?"; exit 1; }
 
+# xfs and btrfs as well (UFFD_FEATURE_WP_ASYNC on each disk filesystem, and
+# their reflink paths); sparse images, as small as mkfs allows.
+for fs in xfs:320M btrfs:256M; do
+	name=${fs%%:*} dir=/tmp/uffd-wp-${fs%%:*}
+	if ! mountpoint -q "$dir"; then
+		mkdir -p "$dir"
+		truncate -s "${fs#*:}" "/tmp/uffd-wp-$name.img"
+		"mkfs.$name" -q -f "/tmp/uffd-wp-$name.img" >/dev/null
+		mount -o loop "/tmp/uffd-wp-$name.img" "$dir"
+	fi
+	mountpoint -q "$dir" || { say "no $name at $dir: is it built in?"; exit 1; }
+done
+
 echo always > /sys/kernel/mm/transparent_hugepage/enabled
 echo madvise > /sys/kernel/mm/transparent_hugepage/defrag
 echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
@@ -34,7 +47,7 @@ echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
 hp=$(cat /proc/sys/vm/nr_hugepages)
 [ "$hp" -ge 128 ] || { say "only $hp huge pages reserved, expected 128"; exit 1; }
-say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k, ext4 at $ext4"
+say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k, ext4, xfs, btrfs under /tmp/uffd-wp-*"
 
 # Forget boot-time kmemleak candidates; scan-log.sh only wants what the
 # command leaks.

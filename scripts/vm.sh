@@ -28,7 +28,7 @@ done
 
 [ -n "$kimg" ] || kimg=$build/kbuild-$variant/arch/x86/boot/bzImage
 [ -f "$kimg" ] || die "no $variant kernel at $kimg; run 'make kernel VARIANT=$variant'"
-need_pkgs qemu-system-x86 python3-venv udev
+need_pkgs qemu-system-x86 python3-venv udev e2fsprogs xfsprogs btrfs-progs
 venv=$build/venv
 if ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxFf "$top/scripts/requirements.txt"; then
 	note "installing $(cat "$top/scripts/requirements.txt") into $venv"
