@@ -6,8 +6,12 @@ set -uo pipefail
 results=${RESULTS_DIR:?}
 per_test=${TEST_TIMEOUT:-600}
 mkdir -p "$results"
+# The debug kernel's delay knobs: a test killed by its timeout cannot reset
+# them, and a knob left set would slow every later hugetlb walk.
+knobs="/sys/kernel/debug/userfaultfd/hugetlb_walk_delay_ms /sys/kernel/debug/pagemap/scan_hugetlb_delay_ms"
 for t in "$@"; do
 	name=$(basename "$t")
+	for k in $knobs; do [ -w "$k" ] && echo 0 > "$k"; done
 	echo "### running $name"
 	start=$(date +%s)
 	timeout -k 10 "$per_test" "$t" > "$results/$name.tap" 2>&1
