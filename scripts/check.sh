@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make check: build the debug kernel and our selftests, run them and the
-# tree's own userfaultfd selftest in one guest (make check-full: more
-# selftests and a few real-client tests), fail on any test failure or
+# make check: build the debug kernel and our selftests, run them in one
+# guest (make check-full: the tree's own userfaultfd selftest, more
+# selftests and a few real-client tests too), fail on any test failure or
 # kernel splat. Ends with the line
 # "N passed, N failed, N skipped".
 set -euo pipefail
