@@ -8,8 +8,8 @@
 # `make check-full` adds the slow ones (the kernel's own userfaultfd test, the
 # pager soak, the 32-bit build of the PAGEMAP_SCAN test) and three real-client
 # tests, so that the CI command stays inside its hour from a fresh clone.
-SELFTESTS := uffd-wp uffd-wp-ranges uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch
-SELFTESTS_FULL := uffd-wp-pager uffd-wp-pagemap-scan_32
+SELFTESTS := uffd-wp uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch
+SELFTESTS_FULL := uffd-wp-ranges uffd-wp-pager uffd-wp-pagemap-scan_32
 CLIENT_TESTS_FULL := 2 4 7
 # The demonstrations `make run` boots into: a live snapshot, Windows write watch.
 DEMO := uffd-wp-snapshot uffd-wp-writewatch
