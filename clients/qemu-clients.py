@@ -3,8 +3,8 @@
 """Debian's QEMU as a client of the series, run inside the test guest.
 
   qemu-clients.py [--sweep FIRMWARE --symbols NM_OUTPUT] TEST BACKEND
-      TEST:    snapshot | postcopy | refused | checker
-      BACKEND: memfd | hugetlbfs | ext4
+      TEST:    snapshot | postcopy | torn | refused | checker
+      BACKEND: memfd | hugetlbfs | ram | ext4
 
 snapshot: background snapshot (uffd-wp on the guest RAM) of a running nested
 guest to a file, loaded back into a paused QEMU and dumped; the RAM image must
@@ -14,6 +14,9 @@ the vCPU state saved with it.
 postcopy: postcopy live migration (userfaultfd missing faults on the
 destination's RAM) over a unix socket; the destination must have asked for
 pages (postcopy-requests > 0) and its RAM must again be a clean sweep.
+
+torn: a negative control; a dump of the running nested guest (no snapshot)
+must be reported torn by the same checker, and a dump of it stopped must not.
 
 refused: a negative control; QEMU must refuse background snapshot on memory
 the kernel cannot write-protect (a shared file on ext4).
@@ -158,7 +161,8 @@ class Vm:
 
     def ram_mapping(self):
         """(start, length) of the guest RAM mapping in the QEMU process."""
-        name = os.path.basename(self.ram_path) if self.ram_path else 'memfd:ram0'
+        name = (os.path.basename(self.ram_path) if self.ram_path
+                else 'memfd:memory-backend-memfd')
         with open(f'/proc/{self.proc.pid}/maps') as f:
             for line in f:
                 if name in line:
@@ -207,6 +211,10 @@ def backend_object(work, name, backend):
     if backend == 'hugetlbfs':
         path = f'/dev/hugepages/qemu-client-{os.getpid()}-{name}'
         return (f'memory-backend-file,id=ram0,size={RAM},share=on,mem-path={path}', path)
+    if backend == 'ram':
+        # Private anonymous memory: the uffd-wp and missing-fault paths of
+        # anonymous memory (QEMU also asks for THP on it).
+        return f'memory-backend-ram,id=ram0,size={RAM}'
     if backend == 'ext4':
         path = f'/tmp/uffd-wp-ext4/qemu-client-{os.getpid()}-{name}'
         return (f'memory-backend-file,id=ram0,size={RAM},share=on,mem-path={path}', path)
@@ -401,6 +409,40 @@ def test_postcopy(work, backend, fw, add_eip):
         dst.quit()
 
 
+def test_torn(work, backend, fw, add_eip):
+    src = Vm(work, 'src', backend, fw)
+    try:
+        wait_running_sweeps(src)
+        t0, c0 = time.monotonic(), src.counter()
+        time.sleep(2)
+        rate = ((src.counter() - c0) & 0xffffffff) / (time.monotonic() - t0)
+        log(f'the payload sweeps its RAM {rate:.1f} times a second')
+        # pmemsave reads the RAM while the vCPU thread runs on: the payload
+        # overtakes the reader, so the image holds pages from more than one
+        # point in time. Being overtaken is a matter of speed, so allow a
+        # few tries; a checker that never notices fails.
+        for attempt in range(1, 6):
+            t = time.monotonic()
+            image = src.dump(os.path.join(work, f'running{attempt}.ram'))
+            t = time.monotonic() - t
+            try:
+                check_image(image)
+            except Failed as e:
+                log(f'dump {attempt} of the running guest ({t:.2f}s) reported torn: {e}')
+                break
+            log(f'dump {attempt} of the running guest ({t:.2f}s) looked consistent')
+        else:
+            raise Failed('five dumps of the running guest all passed the checker: '
+                         'it cannot tell a torn image from a snapshot')
+        src.qmp.cmd('stop')
+        regs = src.registers()
+        c, k = check_image(src.dump(os.path.join(work, 'stopped.ram')), regs, add_eip)
+        log(f'the same guest stopped: one point in time, counters {c + 1}/{c}, '
+            f'step at page {k}')
+    finally:
+        src.quit()
+
+
 def test_refused(work, backend, fw, _add_eip):
     src = Vm(work, 'src', backend, fw)
     try:
@@ -461,8 +503,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument('--sweep', default=os.path.join(here, 'sweep.bin'))
     ap.add_argument('--symbols', default=os.path.join(here, 'sweep.sym'))
-    ap.add_argument('test', choices=['snapshot', 'postcopy', 'refused', 'checker'])
-    ap.add_argument('backend', choices=['memfd', 'hugetlbfs', 'ext4'])
+    ap.add_argument('test', choices=['snapshot', 'postcopy', 'torn', 'refused', 'checker'])
+    ap.add_argument('backend', choices=['memfd', 'hugetlbfs', 'ram', 'ext4'])
     ap.add_argument('--pageout', action='store_true',
                     help='snapshot: page the source RAM out while it runs (memfd)')
     a = ap.parse_args()

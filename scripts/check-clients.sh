@@ -17,7 +17,7 @@ rm -rf "$res" && mkdir -p "$res"
 log=$build/check/clients-console.log
 note "booting the debug kernel and running the real clients${CLIENT_TESTS:+ (tests $CLIENT_TESTS)}"
 set +e
-"$top/scripts/vm.sh" -v debug -t "${CLIENTS_TIMEOUT:-2400}" -l "$log" -- \
+"$top/scripts/vm.sh" -v debug -t "${CLIENTS_TIMEOUT:-3600}" -l "$log" -- \
 	env RESULTS_DIR="$res" CLIENTS_BIN="$build/clients" STEP_TIMEOUT="${STEP_TIMEOUT:-300}" \
 	CLIENT_TESTS="${CLIENT_TESTS:-}" "$top/scripts/guest-clients.sh" > /dev/null
 vmrc=$?
