@@ -10,7 +10,7 @@
 # tests, so that the CI command stays inside its hour from a fresh clone.
 SELFTESTS := uffd-wp uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch
 SELFTESTS_FULL := uffd-wp-ranges uffd-wp-pager uffd-wp-pagemap-scan_32
-CLIENT_TESTS_FULL := 2 6 10
+CLIENT_TESTS_FULL := 2 6 11
 # The demonstrations `make run` boots into: a live snapshot, Windows write watch.
 DEMO := uffd-wp-snapshot uffd-wp-writewatch
 VARIANT ?= release

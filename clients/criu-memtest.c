@@ -6,9 +6,14 @@
  *
  * It holds three kinds of memory, each of REGION_PAGES pages: private
  * anonymous (THP-sized and aligned, so part of it may be a huge page),
- * shared anonymous and a shared memfd mapping. It rewrites random pages
- * forever, each with a pattern made of the region, the page index and the
- * page's version, and keeps the versions in its own (anonymous) memory.
+ * shared anonymous and a shared memfd mapping. It rewrites pages forever,
+ * picked by a fixed-seed xorshift generator from the first HOT_PAGES of
+ * each region, each with a pattern made of the region, the page index and
+ * the page's version (its own generation count), and keeps the versions in
+ * its own (anonymous) memory. The rest of each region, whole 2 MiB ranges,
+ * is written once at the start: an incremental dump must leave those pages
+ * to its parent image. It does not use userfaultfd itself (CRIU refuses to
+ * dump such a task).
  *
  * On SIGUSR1 it finishes the page it is writing, then checks every page of
  * every region against its versions,
@@ -16,7 +21,8 @@
  * that a pre-dump saved and the final dump failed to save again after a
  * later write (soft-dirty lost), or that a lazy restore failed to deliver,
  * shows up as a wrong version. "READY" is written once all memory is
- * populated, so the driver knows when to start dumping.
+ * populated, with the number of those never-rewritten pages per region,
+ * so the driver knows when to start dumping and what to expect.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +37,8 @@
 #include <unistd.h>
 
 #define PAGE_SIZE	4096UL
-#define REGION_PAGES	1024UL		/* 4 MiB per region */
+#define REGION_PAGES	8192UL		/* 32 MiB per region */
+#define HOT_PAGES	(REGION_PAGES / 4)	/* rewritten; a multiple of 512 */
 #define NR_REGIONS	3
 #define WORDS		(PAGE_SIZE / sizeof(uint64_t))
 
@@ -142,7 +149,7 @@ int main(int argc, char **argv)
 	for (r = 0; r < NR_REGIONS; r++)
 		for (page = 0; page < REGION_PAGES; page++)
 			fill(r, page, 0);
-	status("READY\n");
+	status("READY %lu\n", REGION_PAGES - HOT_PAGES);
 
 	while (!verify_requested) {
 		unsigned long idx;
@@ -150,8 +157,10 @@ int main(int argc, char **argv)
 		seed ^= seed << 13;
 		seed ^= seed >> 7;
 		seed ^= seed << 17;
-		idx = seed % (NR_REGIONS * REGION_PAGES);
-		fill(idx / REGION_PAGES, idx % REGION_PAGES, versions[idx] + 1);
+		r = seed % NR_REGIONS;
+		page = (seed >> 8) % HOT_PAGES;
+		idx = r * REGION_PAGES + page;
+		fill(r, page, versions[idx] + 1);
 		versions[idx]++;
 		/* Pace the writer: CRIU must find work, not a blur. */
 		if (++writes % 64 == 0)

@@ -19,16 +19,20 @@ tests=(
 	"qemu postcopy memfd"
 	"qemu postcopy hugetlbfs"
 	"qemu postcopy ram"
+	"criu check"
 	"criu predump"
+	"criu shmem"
+	"criu stale"
 	"criu lazy"
-	"pressure snapshot memfd --pageout"
-	"pressure snapshot hugetlbfs"
+	"pressure qemu snapshot memfd --pageout"
+	"pressure qemu snapshot hugetlbfs"
+	"pressure criu predump"
 )
 pick=${CLIENT_TESTS:-$(seq -s ' ' 1 ${#tests[@]})}
 
 vmstat() { awk -v k="$1" '$1 ~ k { s += $2 } END { print s + 0 }' /proc/vmstat; }
 
-# pressure TEST BACKEND: the QEMU test again while stress-ng fills all
+# pressure KIND ARGS...: a client test again while stress-ng fills all
 # but 512 MiB of the guest's available memory (pushing it into swap) and
 # pages its own memory out and in (MADV_PAGEOUT), with compaction forced
 # every 5 seconds; the run must have swapped and compacted to count. More
@@ -46,7 +50,7 @@ pressure() {
 	( while sleep 5; do echo 1 > /proc/sys/vm/compact_memory; done ) &
 	cp=$!
 	sleep 20
-	"$src/qemu-clients.py" --sweep "$bin/sweep.bin" --symbols "$bin/sweep.sym" "$@"
+	run_one "$@"
 	rc=$?
 	swap1=$(vmstat '^pswpout$') comp1=$(vmstat '^compact_(migrate|free)_scanned$')
 	alive=yes
