@@ -37,7 +37,7 @@ fi
 # make check-full: a subset of `make check-clients` (scripts/guest-clients.sh
 # numbers them) runs after the selftests in the same guest, for example QEMU
 # background snapshot on memfd, its negative control, CRIU pre-dump +
-# incremental dump + restore (2 4 7).
+# incremental dump + restore (clients tests 2 6 11).
 clients=${CHECK_CLIENT_TESTS-}
 [ -z "$clients" ] || build_clients
 

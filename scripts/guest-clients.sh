@@ -42,10 +42,12 @@ pressure() {
 	local out=$results/stress-ng.log sp cp rc alive vmmib
 	local swap0 comp0 swap1 comp1
 	swap0=$(vmstat '^pswpout$') comp0=$(vmstat '^compact_(migrate|free)_scanned$')
+	local in0 in1
+	in0=$(vmstat '^pswpin$')
 	vmmib=$(awk '/^MemAvailable:/ { print int($2 / 1024) - 512 }' /proc/meminfo)
 	echo "# stress-ng --vm-bytes ${vmmib}M"
-	timeout -k 5 $((step * 2)) stress-ng --temp-path /tmp --vm 1 --vm-bytes "${vmmib}M" \
-		--vm-keep --pageswap 1 --timeout $((step * 2))s >"$out" 2>&1 &
+	timeout -k 5 $((step * 3)) stress-ng --temp-path /tmp --vm 1 --vm-bytes "${vmmib}M" \
+		--vm-keep --pageswap 1 --timeout $((step * 3))s >"$out" 2>&1 &
 	sp=$!
 	( while sleep 5; do echo 1 > /proc/sys/vm/compact_memory; done ) &
 	cp=$!
@@ -53,17 +55,20 @@ pressure() {
 	run_one "$@"
 	rc=$?
 	swap1=$(vmstat '^pswpout$') comp1=$(vmstat '^compact_(migrate|free)_scanned$')
+	in1=$(vmstat '^pswpin$')
 	alive=yes
 	kill -0 "$sp" 2>/dev/null || alive=no
-	kill "$cp"; kill -INT "$sp" 2>/dev/null; wait "$sp" "$cp" 2>/dev/null
+	# timeout leads its own process group: stop stress-ng and its workers.
+	kill "$cp"; kill -INT -- "-$sp" 2>/dev/null; wait "$sp" "$cp" 2>/dev/null
 	sed 's/^/# stress-ng: /' "$out" | tail -5
-	echo "# under pressure: $((swap1 - swap0)) pages swapped out," \
+	echo "# under pressure: $((swap1 - swap0)) pages swapped out, $((in1 - in0)) in," \
 		"$((comp1 - comp0)) pages scanned by compaction"
 	if [ "$alive" = no ]; then
 		echo "FAIL pressure: stress-ng was not running through the test"; return 1
 	fi
-	if [ "$rc" -eq 0 ] && { [ $((swap1 - swap0)) -eq 0 ] || [ $((comp1 - comp0)) -eq 0 ]; }; then
-		echo "FAIL pressure: no swap-out or no compaction happened"; return 1
+	if [ "$rc" -eq 0 ] && { [ $((swap1 - swap0)) -eq 0 ] || [ $((in1 - in0)) -eq 0 ] ||
+		[ $((comp1 - comp0)) -eq 0 ]; }; then
+		echo "FAIL pressure: no swap-out, swap-in or compaction happened"; return 1
 	fi
 	return "$rc"
 }
@@ -97,6 +102,8 @@ t0=$(date +%s)
 		t=${tests[$((n - 1))]}
 		i=$((i + 1))
 		echo "# RUN $t"
+		# A QEMU killed by an earlier timeout may have left its guest RAM.
+		rm -f /dev/hugepages/qemu-client-*
 		start=$(date +%s)
 		timeout -k 10 $((step * 3)) "$0" --one "$n" 2>&1 | sed 's/^[^#]/# &/'
 		rc=${PIPESTATUS[0]}
