@@ -116,4 +116,5 @@ for k in $kernels; do
 	"$top/scripts/scan-log.sh" "$res/console.log" || die "kernel splat on the $k kernel (see $res/console.log)"
 done
 
-python3 "$top/scripts/bench-report.py" "$out"
+# Debian's python3 has python3-matplotlib (need_pkgs above), whatever python3 is first on PATH.
+/usr/bin/python3 "$top/scripts/bench-report.py" "$out"

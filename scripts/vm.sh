@@ -60,6 +60,10 @@ args=(
 	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1"
 	--rwdir "$build/guest" --cwd "$top" --verbose "${run[@]}"
 )
+# make bench writes its results from inside the guest too.
+if [ -d "$build/bench" ]; then
+	args+=(--rwdir "$build/bench")
+fi
 if [ -n "$log" ]; then
 	mkdir -p "$(dirname "$log")"
 	# The console (kernel log and the command's output) goes to the log and
