@@ -344,6 +344,14 @@ def wait_running_sweeps(vm, sweeps=2):
             return
 
 
+def check_stopped(vm, work, add_eip, what):
+    """Stop vm and check its RAM against its vCPU: one point in time."""
+    vm.qmp.cmd('stop')
+    regs = vm.registers()
+    c, k = check_image(vm.dump(os.path.join(work, f'{vm.name}-stopped.ram')), regs, add_eip)
+    log(f'{what}: one point in time, counters {c + 1}/{c}, step at page {k}')
+
+
 def test_snapshot(work, backend, fw, add_eip, pageout=False):
     snap = os.path.join(work, 'snapshot.mig')
     src = Vm(work, 'src', backend, fw)
@@ -423,11 +431,7 @@ def test_postcopy(work, backend, fw, add_eip):
         for _ in deadline_loop('destination payload sweeps'):
             if (dst.counter() - before) & 0xffffffff >= 2:
                 break
-        dst.qmp.cmd('stop')
-        regs = dst.registers()
-        c, k = check_image(dst.dump(os.path.join(work, 'dst.ram')), regs, add_eip)
-        log(f'destination image: one point in time, counters {c + 1}/{c}, '
-            f'step at page {k}')
+        check_stopped(dst, work, add_eip, 'destination image')
     finally:
         src.quit()
         dst.quit()
@@ -460,11 +464,7 @@ def test_torn(work, backend, fw, add_eip):
         else:
             raise Failed('five dumps of the running guest all passed the checker: '
                          'it cannot tell a torn image from a snapshot')
-        src.qmp.cmd('stop')
-        regs = src.registers()
-        c, k = check_image(src.dump(os.path.join(work, 'stopped.ram')), regs, add_eip)
-        log(f'the same guest stopped: one point in time, counters {c + 1}/{c}, '
-            f'step at page {k}')
+        check_stopped(src, work, add_eip, 'the same guest stopped')
     finally:
         src.quit()
 
