@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # make bench: the benchmarks of the series (tools/testing/selftests/mm:
-# uffd-wp-bench, uffd-wp-arm-bench, uffd-wp-snapshot), run in turn on
+# uffd-wp-bench, uffd-wp-arm-bench, uffd-wp-snapshot), run on
 #   series  the release kernel of the series (build/kbuild-release),
+# and with REF= set, in turn, also on
 #   base    the unpatched base 6.1, same config fragments (build/kbuild-base),
-#   ref     optionally, REF=DIR (a kernel source tree), REF=FILE.dsc (a
-#           Debian source package) or REF=FILE.tar.xz (Debian's
-#           linux-source-X.Y tarball), built from the same fragments,
+#   ref     REF=DIR (a kernel source tree), REF=FILE.dsc (a Debian source
+#           package) or REF=FILE.tar.xz (Debian's linux-source-X.Y
+#           tarball), built from the same fragments,
 # in the identical guest, with the same static binaries. Writes
-# build/bench/report.md (printed too) and build/bench/scan.png.
+# build/bench/report.md (printed too), build/bench/samples.csv (the raw
+# samples) and build/bench/scan.png; fails if a result is ERR.
 #
 #   BENCH_ICOUNT=1   deterministic mode: QEMU's instruction-count clock
 #   BENCH_SMOKE=1    small sizes, one repetition, series kernel only
@@ -29,7 +31,7 @@ if [ -n "${BENCH_SMOKE:-}" ]; then
 	out=$out/smoke
 	mkdir -p "$out"
 else
-	kernels=${BENCH_KERNELS:-series base${REF:+ ref}}
+	kernels=${BENCH_KERNELS:-series${REF:+ base ref}}
 fi
 export BENCH_SIZE=${BENCH_SIZE:-1024} BENCH_REPEAT=${BENCH_REPEAT:-5}
 export BENCH_RT=${BENCH_RT:-2000} BENCH_ARM=${BENCH_ARM:-1 8 64} BENCH_SNAP=${BENCH_SNAP:-256}
@@ -101,6 +103,12 @@ for k in $kernels; do
 		echo "mode $mode"
 		echo "guest $(grep -E -- '--cpus|--memory|--numa|-smp|--append' "$top/scripts/vm.sh" | tr -s ' \t' ' ' | md5sum | cut -c1-12)"
 		echo "qemu $(dpkg-query -W -f='${Version}' qemu-system-x86)"
+		# As scripts/vm.sh decides
+		if grep -Eqw 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
+			echo "accel kvm"
+		else
+			echo "accel tcg"
+		fi
 		echo "binaries $binsum"
 	} > "$res/settings.host"
 	note "booting the $k kernel for the benchmarks ($mode)"

@@ -34,6 +34,20 @@ if [ -n "${CHECK_KERNEL_SELFTESTS-1}" ]; then
 		progs+=("$w") names+=("${w##*/}")
 	done
 fi
+# The benchmarks at smoke sizes (what `make bench-smoke` runs on the release
+# kernel), here on the debug kernel in the same guest: they must keep
+# building and every cycle must find exactly the pages written. Judged by
+# the exit code: a program that failed, an ERR result, or a memory type
+# whose cycle could not run at all (n/a) fails it.
+if [ -n "${CHECK_BENCH_SMOKE-1}" ]; then
+	SELFTESTS="uffd-wp-bench uffd-wp-arm-bench" "$top/scripts/selftests.sh"
+	w=$build/selftests/bench-smoke
+	printf '#!/bin/sh\nexec env RESULTS_DIR="%s" BENCH_BIN="%s" "%s"\n' \
+		"$build/guest/results/bench-smoke" "$build/selftests" \
+		"$top/scripts/guest-bench-smoke.sh" > "$w"
+	chmod +x "$w"
+	progs+=("$w") names+=(bench-smoke)
+fi
 # make check-full: a subset of `make check-clients` (scripts/guest-clients.sh
 # numbers them) runs after the selftests in the same guest, for example QEMU
 # background snapshot on memfd, its negative control, CRIU pre-dump +

@@ -5,7 +5,9 @@
 #   cycle-TYPE.txt, roundtrip.txt   uffd-wp-bench ("R" lines + tables)
 #   arm.txt       uffd-wp-arm-bench (markdown rows)
 #   snapshot-MEM-wN.txt             uffd-wp-snapshot with N writer threads
+#   NAME.rc       the exit status of the program that wrote NAME.txt
 #   done          written last: the run completed
+# Exits 1 if a program failed (uffd-wp-bench: a wrong answer, ERR).
 # BENCH_BIN holds the static binaries; BENCH_SIZE (MiB), BENCH_REPEAT,
 # BENCH_RT (round trips), BENCH_ARM (GiB sizes), BENCH_SNAP (MiB) size it.
 set -uo pipefail
@@ -18,6 +20,7 @@ rm -f "$out/done"
 
 {
 	echo "cpus $(nproc)"
+	echo "memory $(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 	echo "nodes $(ls -d /sys/devices/system/node/node[0-9]* | wc -l)"
 	echo "thp $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 	echo "thp_defrag $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
@@ -26,11 +29,15 @@ rm -f "$out/done"
 	echo "size_mib $size repeat $repeat roundtrips $rt arm_gib $arm snapshot_mib $snap"
 } > "$out/settings"
 
+failed=0
 run() {
-	local name=$1; shift
+	local name=$1 rc; shift
 	echo "### bench: $name: $*"
 	timeout -k 10 "$step" "$@" > "$out/$name.txt" 2> "$out/$name.err"
-	echo "### bench: $name: exit $?"
+	rc=$?
+	echo $rc > "$out/$name.rc"
+	echo "### bench: $name: exit $rc"
+	[ $rc -eq 0 ] || failed=1
 }
 
 # 1 GiB of hugetlb needs 512 huge pages: reserve them only for its run,
@@ -51,3 +58,4 @@ for m in anon memfd; do
 	done
 done
 date -u +%s > "$out/done"
+exit $failed
