@@ -36,10 +36,10 @@ check-full: ## make check plus the kernel's userfaultfd test, the pager soak, th
 check-clients: ## Debian's QEMU (background snapshot, postcopy) and CRIU (pre-dump, lazy pages) in the debug guest
 	@$(S)/check-clients.sh
 
-bench: ## benchmarks: series vs unpatched base 6.1 (vs REF=tree|.dsc), table + plot in build/bench
+bench: ## benchmarks on the series' release kernel (REF=tree|.dsc|.tar.xz adds base 6.1 and that kernel): table, CSV, plot in build/bench
 	@$(S)/bench.sh
 
-bench-smoke: ## the benchmarks at small sizes, one repetition, series kernel only
+bench-smoke: ## the benchmarks at small sizes, one repetition, release kernel (make check runs them on the debug kernel)
 	@BENCH_SMOKE=1 $(S)/bench.sh
 
 bench-arm: ## time and page tables to uffd-wp-arm an unpopulated 1 and 8 GiB range

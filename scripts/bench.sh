@@ -11,6 +11,8 @@
 # build/bench/report.md (printed too), build/bench/samples.csv (the raw
 # samples) and build/bench/scan.png; fails if a result is ERR.
 #
+#   BENCH_SIZE=MiB   region of the cycle benchmark (default 1024)
+#   BENCH_REPS=N     repetitions, medians over them (default 5)
 #   BENCH_ICOUNT=1   deterministic mode: QEMU's instruction-count clock
 #   BENCH_SMOKE=1    small sizes, one repetition, series kernel only
 #   BENCH_KERNELS    which of "series base ref" to (re)run; results of the
@@ -25,7 +27,7 @@ mkdir -p "$out" "$bin"
 need_pkgs gcc make libc6-dev python3-matplotlib
 
 if [ -n "${BENCH_SMOKE:-}" ]; then
-	export BENCH_SIZE=${BENCH_SIZE:-64} BENCH_REPEAT=1 BENCH_RT=${BENCH_RT:-100}
+	export BENCH_SIZE=${BENCH_SIZE:-64} BENCH_REPEAT=${BENCH_REPS:-1} BENCH_RT=${BENCH_RT:-100}
 	export BENCH_ARM=${BENCH_ARM:-1} BENCH_SNAP=${BENCH_SNAP:-32}
 	kernels=${BENCH_KERNELS:-series}
 	out=$out/smoke
@@ -33,7 +35,7 @@ if [ -n "${BENCH_SMOKE:-}" ]; then
 else
 	kernels=${BENCH_KERNELS:-series${REF:+ base ref}}
 fi
-export BENCH_SIZE=${BENCH_SIZE:-1024} BENCH_REPEAT=${BENCH_REPEAT:-5}
+export BENCH_SIZE=${BENCH_SIZE:-1024} BENCH_REPEAT=${BENCH_REPS:-${BENCH_REPEAT:-5}}
 export BENCH_RT=${BENCH_RT:-2000} BENCH_ARM=${BENCH_ARM:-1 8 64} BENCH_SNAP=${BENCH_SNAP:-256}
 if [ -n "${BENCH_ICOUNT:-}" ]; then
 	# One instruction = 2^0 ns of guest time, no sleeping ahead of it:
