@@ -84,7 +84,9 @@ def read_results(d, samples=None):
                                  line)
                     if not m:
                         continue
-                    mem = 'anon' if m.group(1).startswith('anon') else m.group(1).strip()
+                    # "anon, WP_UNPOPULATED" -> anon, "shmem, WP_ASYNC" -> shmem async
+                    name = m.group(1).strip()
+                    mem = name.split(',')[0] + (' async' if 'WP_ASYNC' in name else '')
                     size = f'{m.group(2)} GiB'
                     r[('arm', mem, 'arm', size)] = (num(m.group(3)), 'ms')
                     r[('arm', mem, 'disarm', size)] = (num(m.group(4)), 'ms')
@@ -166,6 +168,50 @@ def plot(path, runs):
     fig.legend(handles, labels, loc='lower center', ncol=6, fontsize='small')
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=90)
+
+
+def compact(runs, settings):
+    """The series' results in a few short tables, for the README."""
+    r = runs['series']
+    out = ['| memory | method | ' + ' | '.join(f'cycle {f} ms' for f in FRACS) +
+           ' | first write 1% us | soft-dirty / method at 1% | at 0.1% |',
+           '|---|---|' + '---:|' * (len(FRACS) + 3)]
+    for mem in TYPES:
+        for meth in METHODS:
+            cyc = [r.get(('cycle', mem, meth, f), (None,))[0] for f in FRACS]
+            if not any(real(v) for v in cyc):
+                continue
+            wr = r.get(('firstwrite', mem, meth, '1%'), (None,))[0]
+            rat = []
+            for f in ('1%', '0.1%'):
+                sd = r.get(('cycle', mem, 'softdirty', f), (None,))[0]
+                v = r.get(('cycle', mem, meth, f), (None,))[0]
+                rat.append(f'{sd / v:.1f}x' if real(sd) and real(v) and v > 0 and
+                           meth != 'softdirty' else '')
+            out.append(f'| {mem} | {meth} | ' + ' | '.join(fmt(v) for v in cyc) +
+                       f' | {fmt(wr)} | {rat[0]} | {rat[1]} |')
+    out += ['', '| memory | sync round trip median us | p99 us | snapshot pages/s, 1 writer | '
+            '2 writers |', '|---|---:|---:|---:|---:|']
+    for mem in TYPES + ('memfd',):
+        med = r.get(('roundtrip', mem, 'sync', 'median'), (None,))[0]
+        p99 = r.get(('roundtrip', mem, 'sync', 'p99'), (None,))[0]
+        s1 = r.get(('snapshot', mem, '1 writers', 'rate'), (None,))[0]
+        s2 = r.get(('snapshot', mem, '2 writers', 'rate'), (None,))[0]
+        if any(real(v) for v in (med, p99, s1, s2)):
+            out.append(f'| {mem} | {fmt(med)} | {fmt(p99)} | {fmt(s1)} | {fmt(s2)} |')
+    arm = sorted({k[1:] for k in r if k[0] == 'arm'}, key=lambda k: (k[0], float(k[2].split()[0])))
+    sizes = sorted({k[2] for k in arm}, key=lambda x: float(x.split()[0]))
+    mems = sorted({k[0] for k in arm})
+    if arm:
+        out += ['', '| memory | ' + ' | '.join(f'arm {x} ms | page tables kB' for x in sizes) + ' |',
+                '|---|' + '---:|---:|' * len(sizes)]
+        for mem in mems:
+            cells = []
+            for x in sizes:
+                cells += [fmt(r.get(('arm', mem, 'arm', x), (None,))[0]),
+                          fmt(r.get(('arm', mem, 'page tables', x), (None,))[0])]
+            out.append(f'| {mem} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(out) + '\n'
 
 
 def main():
@@ -250,6 +296,9 @@ def main():
     text = '\n'.join(out) + '\n'
     with open(os.path.join(d, 'report.md'), 'w') as f:
         f.write(text)
+    # The short form the README quotes
+    with open(os.path.join(d, 'summary.md'), 'w') as f:
+        f.write(compact(runs, settings))
     print(text, end='')
     print(f'samples: {os.path.join(d, "samples.csv")}')
     try:
