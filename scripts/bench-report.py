@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 """The report of `make bench`: one markdown table over every kernel run.
 
-  bench-report.py BENCH_DIR
+  bench-report.py BENCH_DIR [KERNEL...]
+
+KERNEL: which of series, base and ref to report (default: every one with a
+complete run in BENCH_DIR).
 
 BENCH_DIR holds one directory per kernel (series, base, ref), each written
 by scripts/guest-bench.sh plus the host's settings.host. Refuses to compare
@@ -216,7 +219,12 @@ def compact(runs, settings):
 
 def main():
     d = sys.argv[1]
-    kernels = [k for k in KERNELS if os.path.exists(os.path.join(d, k, 'done'))]
+    wanted = sys.argv[2:] or KERNELS
+    kernels = [k for k in KERNELS
+               if k in wanted and os.path.exists(os.path.join(d, k, 'done'))]
+    for k in kernels:
+        if not os.path.exists(os.path.join(d, k, 'settings.host')):
+            sys.exit(f'{sys.argv[0]}: {k}: no settings.host in {d}/{k}: an interrupted run?')
     if 'series' not in kernels:
         sys.exit(f'{sys.argv[0]}: no complete series run in {d}')
     settings = {k: read_settings(os.path.join(d, k)) for k in kernels}

@@ -15,9 +15,10 @@
 #   BENCH_REPS=N     repetitions, medians over them (default 5)
 #   BENCH_ICOUNT=1   deterministic mode: QEMU's instruction-count clock
 #   BENCH_SMOKE=1    small sizes, one repetition, series kernel only
-#   BENCH_KERNELS    which of "series base ref" to (re)run; results of the
-#                    others are reused from build/bench/ if their settings
-#                    match (the report refuses to mix settings)
+#   BENCH_KERNELS    which of "series base ref" to (re)run; with REF= set,
+#                    the results of the others are reused from build/bench/
+#                    if their settings match (the report refuses to mix
+#                    settings); without it, the report has the series alone
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -43,7 +44,7 @@ if [ -n "${BENCH_ICOUNT:-}" ]; then
 	mode="icount (-icount shift=0,sleep=off)"
 	export VM_QEMU_OPTS="-icount shift=0,sleep=off"
 else
-	mode="realtime (TCG, host clock)"
+	mode="realtime (host clock)"
 	export VM_QEMU_OPTS=""
 fi
 
@@ -127,4 +128,9 @@ for k in $kernels; do
 done
 
 # Debian's python3 has python3-matplotlib (need_pkgs above), whatever python3 is first on PATH.
-/usr/bin/python3 "$top/scripts/bench-report.py" "$out"
+# The kernels of this run, and with REF= set (or BENCH_KERNELS naming
+# some), those of an earlier run that this one completes.
+report=series
+[ -n "${REF:-}" ] && report="series base ref"
+for k in $kernels; do case " $report " in *" $k "*) ;; *) report="$report $k" ;; esac; done
+/usr/bin/python3 "$top/scripts/bench-report.py" "$out" $report

@@ -40,9 +40,9 @@ fi
 # the exit code: a program that failed, an ERR result, or a memory type
 # whose cycle could not run at all (n/a) fails it.
 if [ -n "${CHECK_BENCH_SMOKE-1}" ]; then
-	SELFTESTS="uffd-wp-bench uffd-wp-arm-bench" "$top/scripts/selftests.sh"
+	SELFTESTS="uffd-wp-bench uffd-wp-arm-bench uffd-wp-snapshot" "$top/scripts/selftests.sh"
 	w=$build/selftests/bench-smoke
-	printf '#!/bin/sh\nexec env RESULTS_DIR="%s" BENCH_BIN="%s" "%s"\n' \
+	printf '#!/bin/sh\nexec env RESULTS_DIR=%q BENCH_BIN=%q %q\n' \
 		"$build/guest/results/bench-smoke" "$build/selftests" \
 		"$top/scripts/guest-bench-smoke.sh" > "$w"
 	chmod +x "$w"
