@@ -9,12 +9,15 @@
 #   done          written last: the run completed
 # Exits 1 if a program failed (uffd-wp-bench: a wrong answer, ERR).
 # BENCH_BIN holds the static binaries; BENCH_SIZE (MiB), BENCH_REPEAT,
-# BENCH_RT (round trips), BENCH_ARM (GiB sizes), BENCH_SNAP (MiB) size it.
+# BENCH_RT (round trips), BENCH_ARM (GiB sizes), BENCH_SNAP (MiB) size it,
+# BENCH_SYNC_FAULTS caps the faults of each sync cycle result.
 set -uo pipefail
 out=${RESULTS_DIR:?} bin=${BENCH_BIN:?}
 size=${BENCH_SIZE:-1024} repeat=${BENCH_REPEAT:-5} rt=${BENCH_RT:-2000}
 arm=${BENCH_ARM:-1 8 64} snap=${BENCH_SNAP:-256}
 step=${BENCH_STEP_TIMEOUT:-1800}
+# The sync method's cycles: at most this many faults per result
+sync_faults=${BENCH_SYNC_FAULTS:-32768}
 mkdir -p "$out"
 rm -f "$out/done"
 
@@ -26,7 +29,7 @@ rm -f "$out/done"
 	echo "thp_defrag $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
 	echo "swap $(awk 'NR == 2 { print $1, $3 }' /proc/swaps)"
 	echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
-	echo "size_mib $size repeat $repeat roundtrips $rt arm_gib $arm snapshot_mib $snap"
+	echo "size_mib $size repeat $repeat roundtrips $rt arm_gib $arm snapshot_mib $snap sync_faults $sync_faults"
 } > "$out/settings"
 
 failed=0
@@ -61,7 +64,8 @@ hp0=$(cat /proc/sys/vm/nr_hugepages)
 for t in anon thp shmem hugetlb ext4; do
 	hp=$((size / 2 + 16))
 	[ $t = hugetlb ] && [ $hp -gt "$hp0" ] && echo $hp > /proc/sys/vm/nr_hugepages
-	run "cycle-$t" "$bin/uffd-wp-bench" -b cycle -s "$size" -r "$repeat" -t $t -d "$ext4dir"
+	run "cycle-$t" "$bin/uffd-wp-bench" -b cycle -s "$size" -r "$repeat" -t $t -d "$ext4dir" \
+		-F "$sync_faults"
 	[ $t = hugetlb ] && echo "$hp0" > /proc/sys/vm/nr_hugepages
 done
 run roundtrip "$bin/uffd-wp-bench" -b roundtrip -s 64 -n "$rt"
