@@ -11,7 +11,7 @@
 # RESULTS_DIR and BENCH_BIN as for guest-bench.sh.
 set -uo pipefail
 out=${RESULTS_DIR:?}
-BENCH_SIZE=16 BENCH_REPEAT=1 BENCH_RT=100 BENCH_ARM=1 BENCH_SNAP=16 \
+BENCH_SIZE=8 BENCH_REPEAT=1 BENCH_RT=50 BENCH_ARM=1 BENCH_SNAP=8 \
 	BENCH_STEP_TIMEOUT=120 "$(dirname "$0")/guest-bench.sh"
 rc=$?
 for f in "$out"/*.txt "$out"/*.err; do
