@@ -68,7 +68,7 @@ for t in anon thp shmem hugetlb ext4; do
 		-F "$sync_faults"
 	[ $t = hugetlb ] && echo "$hp0" > /proc/sys/vm/nr_hugepages
 done
-run roundtrip "$bin/uffd-wp-bench" -b roundtrip -s 64 -n "$rt"
+run roundtrip "$bin/uffd-wp-bench" -b roundtrip -s $((size < 64 ? size : 64)) -n "$rt"
 # uffd-wp-arm-bench takes at most 15 repetitions
 # shellcheck disable=SC2086
 run arm "$bin/uffd-wp-arm-bench" -r $((repeat > 15 ? 15 : repeat)) $arm
