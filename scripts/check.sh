@@ -98,6 +98,13 @@ if [ "$vmrc" -ne 0 ]; then
 	echo "!! the guest run exited with $vmrc (see $log)"
 	fail=$((fail + 1))
 fi
+# Where the guest time went (guest-tests.sh stamps each test's start, to
+# the second): the slowest tests, for keeping make check inside its hour.
+cat "$res"/*.times 2>/dev/null | awk '
+	prev != "" { t[prev] += $1 - start }
+	{ prev = ($2 == "END") ? "" : $2; start = $1 }
+	END { for (n in t) printf "%6d s  %s\n", t[n], n }' | sort -rn | head -15 |
+	sed '1i slowest tests (guest seconds):' || true
 echo "TAP and dmesg in $res, console log in $log"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
