@@ -27,7 +27,11 @@ need_pkgs gcc make flex bison bc libelf-dev libssl-dev ccache cpio xz-utils
 
 out=${KBUILD_OUT:-$build/kbuild-$variant}
 mkdir -p "$out"
-export CCACHE_DIR=${CCACHE_DIR:-$build/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# The compiler cache lives outside the checkout, so that a fresh clone on
+# the same machine (CI runs one after every session) compiles only what
+# changed; ccache checks every input, so a hit is the same object.
+export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-wp-ccache}
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 export KBUILD_BUILD_USER=uffd KBUILD_BUILD_HOST=series KBUILD_BUILD_TIMESTAMP="2000-01-01"
 kmake() { make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
