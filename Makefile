@@ -8,11 +8,11 @@
 # `make check-full` adds the slow ones (the kernel's own userfaultfd test, the
 # pager soak, the 32-bit build of the PAGEMAP_SCAN test) and three real-client
 # tests, so that the CI command stays inside its hour from a fresh clone.
-SELFTESTS := uffd-wp uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch
+SELFTESTS := uffd-wp uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch uffd-wp-model
 SELFTESTS_FULL := uffd-wp-ranges uffd-wp-pager uffd-wp-pagemap-scan_32
 CLIENT_TESTS_FULL := 2 6 11
 # The demonstrations `make run` boots into: a live snapshot, Windows write watch.
-DEMO := uffd-wp-snapshot uffd-wp-writewatch
+DEMO := uffd-wp-snapshot uffd-wp-writewatch uffd-wp-model
 VARIANT ?= release
 
 S := scripts
