@@ -3,6 +3,9 @@
 # Makes every guest the same test machine, then execs the command.
 set -euo pipefail
 say() { printf 'guest-setup: %s\n' "$*" >&2; }
+# Seconds since the guest kernel started, for where boot time goes.
+up() { cut -d' ' -f1 /proc/uptime; }
+say "start at $(up) s of uptime"
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 mkdir -p /dev/hugepages
@@ -47,7 +50,7 @@ echo advise > /sys/kernel/mm/transparent_hugepage/shmem_enabled
 nodes=$(ls -d /sys/devices/system/node/node[0-9]* | wc -l)
 hp=$(cat /proc/sys/vm/nr_hugepages)
 [ "$hp" -ge 128 ] || { say "only $hp huge pages reserved, expected 128"; exit 1; }
-say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k, ext4, xfs, btrfs under /tmp/uffd-wp-*"
+say "$(nproc) cpus, $nodes numa nodes, $hp huge pages, swap $(awk 'NR==2{print $3}' /proc/swaps)k, ext4, xfs, btrfs under /tmp/uffd-wp-*; ready at $(up) s of uptime"
 
 # Forget boot-time kmemleak candidates; scan-log.sh only wants what the
 # command leaks.

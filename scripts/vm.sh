@@ -57,7 +57,7 @@ args=(
 	# One socket per node, or the scheduler warns that CPUs sharing a cache
 	# sit on different nodes.
 	--qemu-opts "-smp 2,sockets=2,cores=1,threads=1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}"
-	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1"
+	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1 printk.time=1"
 	--rwdir "$build/guest" --cwd "$top" --verbose "${run[@]}"
 )
 # make bench writes its results from inside the guest too.
