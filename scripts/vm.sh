@@ -43,11 +43,6 @@ kvm=(--disable-kvm)
 if grep -Eqw 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then kvm=(); fi
 
 mkdir -p "$build/guest"
-# udev in the guest only replays the boot's device events: two to three
-# minutes of a TCG boot, for nothing the tests need (devtmpfs makes the
-# device nodes).  virtme-ng-init skips udev when it finds no udevd, so an
-# empty directory is mounted over /usr/lib/systemd, where it would be.
-mkdir -p "$build/guest/no-systemd"
 inner="$top/scripts/guest-setup.sh"
 if [ $# -gt 0 ]; then
 	cmd=$(printf '%q ' "$@")
@@ -63,8 +58,7 @@ args=(
 	# sit on different nodes.
 	--qemu-opts "-smp 2,sockets=2,cores=1,threads=1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}"
 	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1 printk.time=1"
-	--rwdir "$build/guest" --rodir "/usr/lib/systemd=$build/guest/no-systemd"
-	--cwd "$top" --verbose "${run[@]}"
+	--rwdir "$build/guest" --cwd "$top" --verbose "${run[@]}"
 )
 # make bench writes its results from inside the guest too.
 if [ -d "$build/bench" ]; then
