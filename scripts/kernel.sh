@@ -32,6 +32,10 @@ mkdir -p "$out"
 # changed; ccache checks every input, so a hit is the same object.
 export CCACHE_DIR=${CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-wp-ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# Hits across checkouts: paths under the checkout are hashed relative to
+# it, and the build directory is left out of the hash (it only names the
+# compilation directory in the debug info).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$top} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 export KBUILD_BUILD_USER=uffd KBUILD_BUILD_HOST=series KBUILD_BUILD_TIMESTAMP="2000-01-01"
 kmake() { make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
