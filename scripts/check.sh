@@ -60,8 +60,8 @@ rm -rf "$res" && mkdir -p "$res"
 log=$build/check/console.log
 note "booting the debug kernel and running: ${names[*]}"
 set +e
-RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-3600}" -l "$log" -- \
-	env RESULTS_DIR="$res" TEST_TIMEOUT="${TEST_TIMEOUT:-900}" \
+RESULTS_DIR=$res "$top/scripts/vm.sh" -v debug -t "${CHECK_TIMEOUT:-3900}" -l "$log" -- \
+	env RESULTS_DIR="$res" TEST_TIMEOUT="${TEST_TIMEOUT:-1200}" \
 	CLIENT_TESTS="$clients" CLIENTS_BIN="$build/clients" STEP_TIMEOUT="${STEP_TIMEOUT:-300}" \
 	"$top/scripts/guest-tests.sh" "${progs[@]}" > /dev/null
 vmrc=$?
