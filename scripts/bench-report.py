@@ -149,13 +149,16 @@ def plot(path, runs):
     fig, axes = plt.subplots(1, len(TYPES), figsize=(4 * len(TYPES), 4), sharey=True)
     xs = [float(f[:-1]) for f in FRACS]
     styles = {'series': '-', 'base': '--', 'ref': ':'}
+    # One colour per method in every panel: hugetlb has no soft-dirty line.
+    colours = {meth: f'C{i}' for i, meth in enumerate(METHODS)}
     for ax, mem in zip(axes, TYPES):
         for k, res in runs.items():
             for meth in METHODS:
                 ys = [res.get(('cycle', mem, meth, f), (None,))[0] for f in FRACS]
                 pts = [(x, y) for x, y in zip(xs, ys) if real(y) and y > 0]
                 if pts:
-                    ax.plot(*zip(*pts), styles[k], marker='o', label=f'{meth} ({k})')
+                    ax.plot(*zip(*pts), styles[k], marker='o',
+                            color=colours[meth], label=f'{meth} ({k})')
         ax.set_xscale('log')
         ax.set_yscale('log')
         ax.set_title(mem)

@@ -27,7 +27,9 @@ set -euo pipefail
 out=$build/bench
 bin=$out/bin
 mkdir -p "$out" "$bin"
-need_pkgs gcc make libc6-dev python3-matplotlib
+# qemu-system-x86 before its version goes into the settings (vm.sh would
+# install it only at the first boot).
+need_pkgs gcc make libc6-dev python3-matplotlib qemu-system-x86
 
 if [ -n "${BENCH_SMOKE:-}" ]; then
 	export BENCH_SIZE=${BENCH_SIZE:-64} BENCH_REPEAT=${BENCH_REPS:-1} BENCH_RT=${BENCH_RT:-100}
