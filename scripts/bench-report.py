@@ -12,8 +12,11 @@ by scripts/guest-bench.sh plus the host's settings.host. Refuses to compare
 runs whose settings differ (guest, QEMU, clock mode, binaries, sizes).
 Writes BENCH_DIR/report.md (also printed), BENCH_DIR/samples.csv (every
 sample behind a median, per kernel) and BENCH_DIR/scan.png. Exits 1 if a
-result is ERR: a cycle whose answer differed from the pages written, or a
-benchmark that failed.
+result is ERR (a cycle whose answer differed from the pages written, or a
+benchmark that failed), or if the series run lacks a result it must have
+(every method on every memory type but soft-dirty on hugetlb and sync on
+ext4, except sync cycles over the fault budget; round trips, arming,
+snapshots).
 """
 import csv
 import os
@@ -220,6 +223,42 @@ def compact(runs, settings):
     return '\n'.join(out) + '\n'
 
 
+def missing_results(d, r, s):
+    """The results the series run must have and has not (n/a or absent)."""
+    want = []
+    for mem in TYPES:
+        for meth in METHODS:
+            if (mem, meth) in (('hugetlb', 'softdirty'), ('ext4', 'sync')):
+                continue
+            want += [('cycle', mem, meth, f) for f in FRACS]
+        if mem != 'ext4':
+            want += [('roundtrip', mem, 'sync', q) for q in ('median', 'p99')]
+    # "size_mib 1024 repeat 5 ... arm_gib 1 8 64 snapshot_mib 256 ..."
+    tokens = s.get('size_mib', '').split()
+    sizes = []
+    if 'arm_gib' in tokens:
+        for t in tokens[tokens.index('arm_gib') + 1:]:
+            if not t.isdigit():
+                break
+            sizes.append(t)
+    for mem in ('anon', 'shmem', 'anon async', 'shmem async'):
+        want += [('arm', mem, 'arm', f'{x} GiB') for x in sizes]
+    for mem in ('anon', 'memfd'):
+        want += [('snapshot', mem, f'{w} writers', 'rate') for w in (1, 2)]
+    # Sync cycles over the fault budget are not run, and say so.
+    skipped = set()
+    for mem in TYPES:
+        try:
+            with open(os.path.join(d, f'cycle-{mem}.err')) as f:
+                for line in f:
+                    m = re.search(rf'{re.escape(mem)}/sync: (\S+): not run', line)
+                    if m:
+                        skipped.add(('cycle', mem, 'sync', m.group(1)))
+        except FileNotFoundError:
+            pass
+    return [k for k in want if k not in skipped and not real(r.get(k, (None,))[0])]
+
+
 def main():
     d = sys.argv[1]
     wanted = sys.argv[2:] or KERNELS
@@ -319,6 +358,10 @@ def main():
         print('no matplotlib: no plot')
     if errs:
         sys.exit(f'{sys.argv[0]}: {len(errs)} results are ERR (see above)')
+    missing = missing_results(os.path.join(d, 'series'), runs['series'], s)
+    if missing:
+        sys.exit(f'{sys.argv[0]}: {len(missing)} results of the series are n/a: '
+                 + '; '.join(' '.join(k) for k in missing[:12]))
 
 
 if __name__ == '__main__':
