@@ -21,6 +21,7 @@ snapshots).
 import csv
 import os
 import re
+import statistics
 import sys
 
 KERNELS = ('series', 'base', 'ref')
@@ -64,6 +65,7 @@ def read_results(d, samples=None):
     """{(bench, memory, method, param): (value, None (n/a) or ERR, unit)};
     the raw samples go to @samples as lists."""
     r = {}
+    snaps = {}
     for name in sorted(os.listdir(d)):
         path = os.path.join(d, name)
         if name.startswith(('cycle-', 'roundtrip')) and name.endswith('.txt'):
@@ -98,7 +100,9 @@ def read_results(d, samples=None):
                     r[('arm', mem, 'disarm', size)] = (num(m.group(4)), 'ms')
                     r[('arm', mem, 'page tables', size)] = (num(m.group(5)), 'kB')
         elif name.startswith('snapshot-') and name.endswith('.txt'):
-            _, mem, w = name[:-4].split('-')
+            # snapshot-MEM-wN-REP.txt, one per repetition (older runs: no -REP)
+            parts = name[:-4].split('-')
+            mem, w = parts[1], parts[2]
             pages = secs = None
             ok = False
             with open(path) as f:
@@ -111,8 +115,20 @@ def read_results(d, samples=None):
                         secs = float(m.group(1))
                     if re.search(r'snapshot == memory at protect\s*:\s*verified', line):
                         ok = True
-            val = pages / secs if pages and secs and ok else None
-            r[('snapshot', mem, f'{w[1:]} writers', 'rate')] = (val, 'pages/s')
+            # A snapshot that ran but was not verified is wrong, not n/a.
+            val = (pages / secs if ok else ERR) if pages and secs else None
+            snaps.setdefault((mem, w[1:]), []).append(val)
+    for (mem, w), vals in snaps.items():
+        key = ('snapshot', mem, f'{w} writers', 'rate')
+        if ERR in vals:
+            r[key] = (ERR, 'pages/s')
+        elif None in vals:
+            r[key] = (None, 'pages/s')
+        else:
+            r[key] = (statistics.median(vals), 'pages/s')
+            if samples is not None:
+                samples += [list(key) + [str(i), f'{v:.0f}', 'pages/s']
+                            for i, v in enumerate(vals)]
     return r
 
 

@@ -72,9 +72,12 @@ run roundtrip "$bin/uffd-wp-bench" -b roundtrip -s $((size < 64 ? size : 64)) -n
 # uffd-wp-arm-bench takes at most 15 repetitions
 # shellcheck disable=SC2086
 run arm "$bin/uffd-wp-arm-bench" -r $((repeat > 15 ? 15 : repeat)) $arm
+# The snapshot pattern as often as the rest: the report takes medians.
 for m in anon memfd; do
 	for w in 1 2; do
-		run "snapshot-$m-w$w" "$bin/uffd-wp-snapshot" -m $m -s "$snap" -w $w
+		for i in $(seq 1 "$repeat"); do
+			run "snapshot-$m-w$w-$i" "$bin/uffd-wp-snapshot" -m $m -s "$snap" -w $w
+		done
 	done
 done
 date -u +%s > "$out/done"

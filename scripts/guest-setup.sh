@@ -19,13 +19,22 @@ if [ -e /sys/block/zram0 ] && ! grep -q zram0 /proc/swaps; then
 fi
 grep -q zram0 /proc/swaps || { say "no zram swap: is CONFIG_ZRAM built in?"; exit 1; }
 
+# Empty filesystem images that scripts/vm.sh made on the host; without
+# them, mkfs here (about 90 s in a TCG guest).
+fsimg=$(dirname "$0")/../build/guest/fs-images-v1.tar
+if [ -s "$fsimg" ] && [ ! -e /tmp/uffd-wp-ext4.img ]; then
+	tar -C /tmp -xSf "$fsimg" || say "could not extract $fsimg: mkfs instead"
+fi
+
 # ext4 on a loop device: regular files for the tests of uffd-wp on disk
 # filesystems (UFFD_FEATURE_WP_ASYNC); uffd-wp-util.h looks here.
 ext4=/tmp/uffd-wp-ext4
 if ! mountpoint -q "$ext4"; then
 	mkdir -p "$ext4"
-	truncate -s 256M /tmp/uffd-wp-ext4.img
-	mkfs.ext4 -q -F /tmp/uffd-wp-ext4.img
+	if [ ! -e /tmp/uffd-wp-ext4.img ]; then
+		truncate -s 256M /tmp/uffd-wp-ext4.img
+		mkfs.ext4 -q -F /tmp/uffd-wp-ext4.img
+	fi
 	mount -o loop /tmp/uffd-wp-ext4.img "$ext4"
 fi
 mountpoint -q "$ext4" || { say "no ext4 at $ext4: loop and ext4 built in?"; exit 1; }
@@ -36,8 +45,10 @@ for fs in xfs:320M btrfs:256M; do
 	name=${fs%%:*} dir=/tmp/uffd-wp-${fs%%:*}
 	if ! mountpoint -q "$dir"; then
 		mkdir -p "$dir"
-		truncate -s "${fs#*:}" "/tmp/uffd-wp-$name.img"
-		"mkfs.$name" -q -f "/tmp/uffd-wp-$name.img" >/dev/null
+		if [ ! -e "/tmp/uffd-wp-$name.img" ]; then
+			truncate -s "${fs#*:}" "/tmp/uffd-wp-$name.img"
+			"mkfs.$name" -q -f "/tmp/uffd-wp-$name.img" >/dev/null
+		fi
 		mount -o loop "/tmp/uffd-wp-$name.img" "$dir"
 	fi
 	mountpoint -q "$dir" || { say "no $name at $dir: is it built in?"; exit 1; }
