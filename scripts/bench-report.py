@@ -313,11 +313,12 @@ def main():
             f'nodes, accelerator {s.get("accel", "?")}, QEMU {s.get("qemu")}, '
             f'clocksource {s.get("clocksource")}, THP {s.get("thp")}, swap {s.get("swap")}',
             f'- sizes: {s.get("size_mib")}',
-            '- values are medians over the repetitions; ratio = how many times better the '
-            'series is than that kernel (> 1: the series is faster or smaller)', '']
+            '- values are medians over the repetitions (a sync cycle over its fault budget '
+            'has fewer, see samples.csv); ratio = how many times better the series is than '
+            'that kernel (> 1: the series is faster, smaller, or, for pages/s, higher)', '']
     head = ['bench', 'memory', 'method', 'param', 'unit', 'series']
     for k in others:
-        head += [k, f'{k}/series']
+        head += [k, f'series vs {k}']
     out.append('| ' + ' | '.join(head) + ' |')
     out.append('|' + '---|' * 5 + '---:|' * (1 + 2 * len(others)))
     slow = []
@@ -343,7 +344,7 @@ def main():
                            f'({"meets" if x >= want else "MISSES"} the {want}x target)')
             else:
                 why = ('an ERR result' if ERR in (sd, sc) else
-                       'soft-dirty does not track hugetlb' if mem == 'hugetlb' else
+                       'soft-dirty does not track hugetlb' if mem == 'hugetlb' and real(sc) else
                        'a method was not available (n/a)')
                 out.append(f'- {mem} at {frac}: no ratio, {why}')
     errs = [k + (kern,) for kern in kernels for k, (v, _) in runs[kern].items() if v == ERR]
