@@ -6,7 +6,8 @@
 
 # Our selftests (tools/testing/selftests/mm in the series), run by `make check`;
 # `make check-full` adds the slow ones (the kernel's own userfaultfd test, the
-# pager soak, the 32-bit build of the PAGEMAP_SCAN test) and three real-client
+# pager soak, the 32-bit build of the PAGEMAP_SCAN test), four slow
+# concurrency tests, the model test's second seed and three real-client
 # tests, so that the CI command stays inside its hour from a fresh clone.
 SELFTESTS := uffd-wp uffd-wp-unpopulated uffd-wp-async uffd-wp-pagemap-scan uffd-wp-snapshot uffd-wp-writewatch uffd-wp-model
 SELFTESTS_FULL := uffd-wp-ranges uffd-wp-pager uffd-wp-pagemap-scan_32
@@ -30,8 +31,8 @@ run: ## the main job: install, build, boot the patched kernel, run the demos (sn
 check: ## the test command: debug kernel, our selftests, log scan
 	@CHECK_KERNEL_SELFTESTS= $(S)/check.sh
 
-check-full: ## make check plus the kernel's userfaultfd test, the pager soak, the 32-bit PAGEMAP_SCAN test, 3 real-client tests
-	@CHECK_KERNEL_SELFTESTS=1 SELFTESTS="$(SELFTESTS) $(SELFTESTS_FULL)" CHECK_CLIENT_TESTS="$(CLIENT_TESTS_FULL)" $(S)/check.sh
+check-full: ## make check plus the kernel's userfaultfd test, the pager soak, the 32-bit PAGEMAP_SCAN test, 4 slow tests, model seed 2, 3 real-client tests
+	@CHECK_FULL=1 CHECK_KERNEL_SELFTESTS=1 SELFTESTS="$(SELFTESTS) $(SELFTESTS_FULL)" CHECK_CLIENT_TESTS="$(CLIENT_TESTS_FULL)" $(S)/check.sh
 
 check-clients: ## Debian's QEMU (background snapshot, postcopy) and CRIU (pre-dump, lazy pages) in the debug guest
 	@$(S)/check-clients.sh
