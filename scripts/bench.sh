@@ -74,13 +74,23 @@ for k in $kernels; do
 			case $REF in
 			*.dsc) need_pkgs dpkg-dev
 				src=$build/ref-src
-				[ -d "$src" ] || dpkg-source --no-check -x "$REF" "$src" >/dev/null ;;
+				id="$(readlink -f "$REF") $(stat -c '%s %Y' "$REF")"
+				if [ ! -f "$src/Makefile" ] || [ "$(cat "$src/.ref-source" 2>/dev/null)" != "$id" ]; then
+					rm -rf "$src" "$build/kbuild-ref"
+					dpkg-source --no-check -x "$REF" "$src" >/dev/null
+					echo "$id" > "$src/.ref-source"
+				fi ;;
 			*.tar.*) # e.g. /usr/src/linux-source-6.12.tar.xz
 				src=$build/ref-src
-				if [ ! -f "$src/Makefile" ]; then
+				# Extracted again when REF names another tarball or it changed.
+				id="$(readlink -f "$REF") $(stat -c '%s %Y' "$REF")"
+				if [ ! -f "$src/Makefile" ] || [ "$(cat "$src/.ref-source" 2>/dev/null)" != "$id" ]; then
 					note "extracting $REF into $src"
-					rm -rf "$src" && mkdir -p "$src"
+					# tar keeps the tarball's mtimes: make could take
+					# the old objects for newer, so they go too.
+					rm -rf "$src" "$build/kbuild-ref" && mkdir -p "$src"
 					tar -xf "$REF" -C "$src" --strip-components=1
+					echo "$id" > "$src/.ref-source"
 				fi ;;
 			*) die "REF must be a kernel source directory, a .dsc or a source tarball" ;;
 			esac
