@@ -19,7 +19,7 @@ VARIANT ?= release
 S := scripts
 export SELFTESTS VARIANT
 
-.PHONY: help run check check-full check-clients bench bench-smoke bench-arm tree export kernel selftests shell checkpatch clean distclean
+.PHONY: help run check check-full check-clients bench bench-smoke bench-arm tree export kernel selftests shell bisect-check checkpatch clean distclean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,12 +62,16 @@ shell: ## boot the patched kernel into an interactive shell
 	@[ -f build/kbuild-$(VARIANT)/arch/x86/boot/bzImage ] || $(S)/kernel.sh
 	@$(S)/vm.sh -v $(VARIANT) -t 86400
 
+bisect-check: ## every prefix of the series builds: release kernel per kernel patch, selftests per test patch (BISECT_FROM=rev)
+	@$(S)/bisect-check.sh
+
 checkpatch: ## scripts/checkpatch.pl --strict on every patch of the series
 	@cd build/linux && ./scripts/checkpatch.pl --strict --terse --no-summary \
 		$(addprefix $(CURDIR)/patches/,$(shell grep -v '^#' patches/series))
 
 clean: ## remove kernel builds and test results, keep build/linux and caches
-	rm -rf build/kbuild-* build/selftests build/guest build/check build/run build/bench build/headers
+	rm -rf build/kbuild-* build/selftests build/guest build/check build/run build/bench build/headers \
+		build/bisect-*
 
 distclean: ## remove all of build/ (including build/linux: export first!)
 	rm -rf build
