@@ -6,7 +6,8 @@
 #                 [-- COMMAND...]
 #
 # -k boots any kernel image (make bench: the base and reference kernels).
-# VM_QEMU_OPTS adds QEMU options (make bench: -icount).
+# VM_QEMU_OPTS adds QEMU options (make bench: -icount); VM_CPUS=1 boots one
+# vCPU and one NUMA node instead of two.
 # Without COMMAND it opens an interactive shell. The guest runs
 # scripts/guest-setup.sh first (zram swap, THP, debugfs), so every run sees
 # the same machine: 2 vCPUs, 2 NUMA nodes, 128 reserved 2 MiB huge pages.
@@ -66,11 +67,19 @@ else
 fi
 
 args=(
-	--run "$kimg" "${kvm[@]}" --cpus 2 --memory 3G
-	--numa 1536M,cpus=0 --numa 1536M,cpus=1
-	# One socket per node, or the scheduler warns that CPUs sharing a cache
-	# sit on different nodes.
-	--qemu-opts "-smp 2,sockets=2,cores=1,threads=1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}"
+	--run "$kimg" "${kvm[@]}" --memory 3G
+)
+if [ "${VM_CPUS:-2}" = 1 ]; then
+	# One vCPU, one node (make bench's instruction-count mode: QEMU 7.2
+	# hangs bringing up a second x86 vCPU under -icount).
+	args+=(--cpus 1 --qemu-opts "-smp 1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}")
+else
+	args+=(--cpus 2 --numa 1536M,cpus=0 --numa 1536M,cpus=1
+		# One socket per node, or the scheduler warns that CPUs
+		# sharing a cache sit on different nodes.
+		--qemu-opts "-smp 2,sockets=2,cores=1,threads=1${VM_QEMU_OPTS:+ $VM_QEMU_OPTS}")
+fi
+args+=(
 	--append "hugepages=128 transparent_hugepage=always panic_on_warn=0 oops=panic panic=-1 printk.time=1"
 	--rwdir "$build/guest" --cwd "$top" --verbose "${run[@]}"
 )
